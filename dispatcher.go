@@ -1,0 +1,675 @@
+package tickler
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+)
+
+// maxID sorts after every id, so that Due{At: t, ID: maxID} is a cursor
+// covering everything due at or before t.
+const maxID = "\xff"
+
+// EventKind says what an [Event] reports.
+type EventKind string
+
+// The kinds of [Event].
+const (
+	// EventDelivered: the Deliverer succeeded.
+	EventDelivered EventKind = "delivered"
+	// EventRetry: an attempt failed and another will follow.
+	EventRetry EventKind = "retry"
+	// EventGaveUp: the last attempt failed; the occurrence is given up.
+	EventGaveUp EventKind = "gave_up"
+	// EventSkipped: the misfire policy skipped a missed occurrence.
+	EventSkipped EventKind = "skipped"
+)
+
+// Event reports what happened to an occurrence; see [WithEventHandler].
+type Event struct {
+	Kind               EventKind
+	ScheduledMessageID string
+	AgentID            string
+	Occurrence         time.Time
+	IdempotencyKey     string
+	// Attempt is the number of the attempt the event follows (0 for a skip).
+	Attempt int
+	// Err is the attempt's error for EventRetry and EventGaveUp.
+	Err error
+	// Result is the Deliverer's result for EventDelivered.
+	Result Result
+	// Reason explains a skip.
+	Reason string
+	// Message is what was delivered, or would have been.
+	Message MessageCreate
+	// CallbackURL is the message's callback_url, if any.
+	CallbackURL string
+}
+
+// entry is what the heap holds of a schedule: only what firing needs.
+type entry struct {
+	at      int64 // Unix nanoseconds the entry is due
+	id      string
+	version uint64
+	retry   *retryState // nil for a first attempt
+	index   int
+}
+
+// retryState carries an occurrence between its attempts.
+type retryState struct {
+	occ     time.Time // the occurrence, which keys every attempt
+	started time.Time // when the first attempt started
+	attempt int       // attempts made so far
+}
+
+// entryHeap is a min-heap of entries by (at, id); byID locates an entry.
+type entryHeap []*entry
+
+func (h entryHeap) Len() int { return len(h) }
+func (h entryHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].id < h[j].id
+}
+func (h entryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *entryHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+
+// flight is an occurrence whose firing goroutine runs.
+type flight struct {
+	deleted bool // Delete returned while it ran: start no attempt
+}
+
+// dispatcher owns the heap; see doc.go for who holds what.
+type dispatcher struct {
+	s *Scheduler
+
+	mu        sync.Mutex
+	heap      entryHeap
+	byID      map[string]*entry
+	flights   map[string]*flight
+	running   int       // firing goroutines
+	loaded    bool      // the first claim has been made
+	cursor    Due       // every stored occurrence at or before it is in heap or flight
+	full      bool      // the last claim filled its batch: more may be due
+	storeNext time.Time // earliest known stored occurrence after cursor; zero if none
+	claiming  bool      // a claim reads the store; offers wait in recent
+	recent    []Due
+	state     int // stateNew, stateRunning, stateStopped
+	startedAt time.Time
+	changed   chan struct{} // closed and replaced at every change of the above
+
+	kick     chan struct{}
+	stopLoop context.CancelFunc
+	loopDone chan struct{}
+	runCtx   context.Context // parent of delivery contexts
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+const (
+	stateNew = iota
+	stateRunning
+	stateStopped
+)
+
+func (d *dispatcher) init(s *Scheduler) {
+	d.s = s
+	d.byID = make(map[string]*entry)
+	d.flights = make(map[string]*flight)
+	d.changed = make(chan struct{})
+	d.kick = make(chan struct{}, 1)
+}
+
+// notify wakes waitIdle; d.mu is held.
+func (d *dispatcher) notify() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+func (d *dispatcher) wake() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dispatcher) start(ctx context.Context) error {
+	d.mu.Lock()
+	if d.state != stateNew {
+		d.mu.Unlock()
+		return errors.New("tickler: Start: scheduler already started")
+	}
+	d.state = stateRunning
+	d.startedAt = d.s.o.clock.Now()
+	d.mu.Unlock()
+
+	if err := d.claim(ctx); err != nil {
+		d.mu.Lock()
+		d.state = stateStopped
+		d.notify()
+		d.mu.Unlock()
+		return fmt.Errorf("tickler: Start: %w", err)
+	}
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	d.runCtx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.stopLoop = stopLoop
+	d.loopDone = make(chan struct{})
+	go d.loop(loopCtx)
+	return nil
+}
+
+func (d *dispatcher) stop(ctx context.Context) error {
+	d.mu.Lock()
+	switch d.state {
+	case stateNew:
+		d.state = stateStopped
+		d.notify()
+		d.mu.Unlock()
+		return nil
+	case stateStopped:
+		d.mu.Unlock()
+		if d.loopDone == nil {
+			return nil
+		}
+	default:
+		d.state = stateStopped
+		d.notify()
+		d.mu.Unlock()
+	}
+	d.stopLoop()
+	<-d.loopDone
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		d.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	d.cancel()
+	d.mu.Lock()
+	left := make([]string, 0, len(d.flights))
+	for id := range d.flights {
+		left = append(left, id)
+	}
+	d.mu.Unlock()
+	slices.Sort(left)
+	return fmt.Errorf("tickler: Stop: %d deliveries left running %v: %w", len(left), left, ctx.Err())
+}
+
+// offer tells the dispatcher that a stored record's next occurrence is due.
+// An occurrence within what has been claimed goes into the heap; a later
+// one is left to a later claim.
+func (d *dispatcher) offer(due Due) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.offerLocked(due) {
+		d.wake()
+	}
+}
+
+func (d *dispatcher) offerLocked(due Due) (pushed bool) {
+	if d.state != stateRunning || due.At.IsZero() {
+		return false
+	}
+	if d.claiming {
+		d.recent = append(d.recent, due)
+		return false
+	}
+	if !d.cursor.Before(due) {
+		d.push(due)
+		return true
+	}
+	if d.storeNext.IsZero() || due.At.Before(d.storeNext) {
+		d.storeNext = due.At
+		d.notify()
+		return true
+	}
+	return false
+}
+
+// push adds or updates the heap entry of due.ID; d.mu is held.
+func (d *dispatcher) push(due Due) {
+	if _, ok := d.flights[due.ID]; ok {
+		return // its firing goroutine offers the next occurrence when done
+	}
+	if e, ok := d.byID[due.ID]; ok {
+		if e.version >= due.Version {
+			return
+		}
+		e.at, e.version, e.retry = due.At.UnixNano(), due.Version, nil
+		heap.Fix(&d.heap, e.index)
+	} else {
+		e := &entry{at: due.At.UnixNano(), id: due.ID, version: due.Version}
+		d.byID[due.ID] = e
+		heap.Push(&d.heap, e)
+	}
+	d.notify()
+}
+
+// forget drops a deleted schedule from the heap and stops its flight from
+// starting another attempt.
+func (d *dispatcher) forget(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.byID[id]; ok {
+		heap.Remove(&d.heap, e.index)
+		delete(d.byID, id)
+		d.notify()
+	}
+	if f, ok := d.flights[id]; ok {
+		f.deleted = true
+	}
+}
+
+// needClaim reports whether stored occurrences due by t may be missing
+// from the heap; d.mu is held.
+func (d *dispatcher) needClaim(t time.Time) bool {
+	return !d.loaded || d.full || (!d.storeNext.IsZero() && !d.storeNext.After(t))
+}
+
+// claim loads, from the store, what falls due within the look-ahead.
+func (d *dispatcher) claim(ctx context.Context) error {
+	d.mu.Lock()
+	if d.claiming {
+		d.mu.Unlock()
+		return nil
+	}
+	d.claiming = true
+	after := d.cursor
+	d.mu.Unlock()
+
+	until := d.s.o.clock.Now().Add(d.s.o.lookahead)
+	due, next, err := d.s.store.Claim(ctx, after, until, d.s.o.claimBatch)
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.claiming = false
+	recent := d.recent
+	d.recent = nil
+	defer d.notify()
+	if err != nil {
+		for _, r := range recent {
+			d.offerLocked(r)
+		}
+		return err
+	}
+	d.loaded = true
+	for _, due := range due {
+		d.push(due)
+	}
+	if len(due) == d.s.o.claimBatch {
+		d.cursor, d.full = due[len(due)-1], true
+	} else {
+		d.cursor, d.full, d.storeNext = Due{At: until, ID: maxID}, false, next
+	}
+	for _, r := range recent {
+		d.offerLocked(r)
+	}
+	return nil
+}
+
+// loop is the dispatcher's timer: it claims, pops what is due into firing
+// goroutines, and sleeps until the next thing to do.
+func (d *dispatcher) loop(ctx context.Context) {
+	defer close(d.loopDone)
+	clk := d.s.o.clock
+	sem := make(chan struct{}, d.s.o.concurrency)
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		d.mu.Lock()
+		claimDue := d.needClaim(clk.Now().Add(d.s.o.lookahead))
+		d.mu.Unlock()
+		if claimDue {
+			if err := d.claim(ctx); err != nil && ctx.Err() == nil {
+				d.s.o.logger.Error("tickler: claim failed", "err", err)
+			}
+		}
+
+		d.mu.Lock()
+		if d.state != stateRunning {
+			d.mu.Unlock()
+			return
+		}
+		now := clk.Now()
+		for len(d.heap) > 0 && d.heap[0].at <= now.UnixNano() && len(sem) < cap(sem) {
+			e := heap.Pop(&d.heap).(*entry)
+			delete(d.byID, e.id)
+			d.flights[e.id] = &flight{}
+			d.running++
+			d.wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; d.wake() }()
+				d.fire(e)
+			}()
+		}
+		wait := d.s.o.maxSleep
+		if len(d.heap) > 0 {
+			if len(sem) == cap(sem) {
+				wait = d.s.o.maxSleep // a finishing delivery wakes us
+			} else {
+				wait = min(wait, time.Duration(d.heap[0].at-now.UnixNano()))
+			}
+		}
+		if d.full {
+			wait = 0
+		} else if !d.storeNext.IsZero() {
+			wait = min(wait, d.storeNext.Sub(now)-d.s.o.lookahead)
+		}
+		d.mu.Unlock()
+		if wait <= 0 {
+			continue
+		}
+		timer, ok := d.arm(now, wait)
+		if !ok {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-d.kick:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// arm starts a timer for wait after now. If the clock moved while arming
+// (a test advanced a mock clock), the deadline would be late: it reports
+// false so that the loop looks again.
+func (d *dispatcher) arm(now time.Time, wait time.Duration) (*timer, bool) {
+	clk := d.s.o.clock
+	t := clk.Timer(wait)
+	if moved := clk.Now().Sub(now); moved > 100*time.Microsecond || moved < 0 {
+		t.Stop()
+		return nil, false
+	}
+	return &timer{C: t.C, stop: func() { t.Stop() }}, true
+}
+
+type timer struct {
+	C    <-chan time.Time
+	stop func()
+}
+
+func (t *timer) Stop() { t.stop() }
+
+// fire runs one attempt at an occurrence, then either puts the next
+// attempt in the heap or offers the record's next occurrence.
+func (d *dispatcher) fire(e *entry) {
+	next, retry := d.attempt(e)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.flights[e.id]
+	delete(d.flights, e.id)
+	d.running--
+	switch {
+	case next == nil || d.state != stateRunning || f.deleted:
+	case retry:
+		// The store still holds the occurrence as due, within the cursor:
+		// the retry goes into the heap whatever its time.
+		d.byID[next.id] = next
+		heap.Push(&d.heap, next)
+	default:
+		d.offerLocked(Due{ID: next.id, At: time.Unix(0, next.at).UTC(), Version: next.version})
+	}
+	d.notify()
+	d.wg.Done()
+}
+
+// attempt makes one attempt at e. It returns the entry to push next and
+// whether it is a retry of e (true) or the record's next occurrence.
+func (d *dispatcher) attempt(e *entry) (next *entry, retry bool) {
+	s := d.s
+	clk := s.o.clock
+	ctx := context.WithoutCancel(d.runCtx)
+	r, err := s.store.Get(ctx, e.id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false
+	}
+	if err != nil {
+		s.o.logger.Error("tickler: reading a due scheduled message failed; retrying", "id", e.id, "err", err)
+		return d.later(e, e.retry)
+	}
+	if r.Version != e.version {
+		return nil, false // changed since claimed: its new version has its own entry
+	}
+	trig, err := r.Schedule.compile()
+	if err != nil {
+		// A record that no longer compiles cannot fire; keep it and say so.
+		s.o.logger.Error("tickler: stored schedule is invalid", "id", e.id, "err", err)
+		return nil, false
+	}
+	now := clk.Now()
+	rs := e.retry
+	if rs == nil {
+		rs = &retryState{occ: r.Next, started: now}
+		if reason := d.misfire(r.Next, now); reason != "" {
+			return d.skip(ctx, r, trig, now, reason)
+		}
+	}
+	rs.attempt++
+	del := &Delivery{
+		ScheduledMessageID: r.ID,
+		AgentID:            r.AgentID,
+		Message:            r.Message,
+		Occurrence:         rs.occ,
+		IdempotencyKey:     IdempotencyKey(r.ID, rs.occ),
+		Attempt:            rs.attempt,
+	}
+
+	d.mu.Lock()
+	f := d.flights[e.id]
+	stopped := d.state != stateRunning
+	d.mu.Unlock()
+	if f.deleted || stopped {
+		return nil, false
+	}
+	res, derr := d.call(del)
+
+	ev := Event{
+		ScheduledMessageID: r.ID, AgentID: r.AgentID, Occurrence: rs.occ,
+		IdempotencyKey: del.IdempotencyKey, Attempt: rs.attempt, Message: r.Message,
+		CallbackURL: r.Message.CallbackURL,
+	}
+	out := &Outcome{
+		ID:                 s.ids.next(clk.Now()),
+		ScheduledMessageID: r.ID,
+		Occurrence:         rs.occ,
+		Attempts:           rs.attempt,
+	}
+	if derr != nil {
+		d.mu.Lock()
+		stopped := d.state != stateRunning
+		d.mu.Unlock()
+		if stopped {
+			// Cut short by Stop: leave the occurrence due, so that the
+			// next Start delivers it again with the same key.
+			return nil, false
+		}
+		if rs.attempt < s.o.retry.MaxAttempts {
+			ev.Kind, ev.Err = EventRetry, derr
+			s.o.logger.Warn("tickler: delivery failed; will retry", "id", r.ID, "key", del.IdempotencyKey, "attempt", rs.attempt, "err", derr)
+			d.emit(ev)
+			return d.later(e, rs)
+		}
+		ev.Kind, ev.Err = EventGaveUp, derr
+		out.Status, out.Error = StatusFailed, derr.Error()
+		s.o.logger.Error("tickler: delivery gave up", "id", r.ID, "key", del.IdempotencyKey, "attempts", rs.attempt, "err", derr)
+	} else {
+		ev.Kind, ev.Result = EventDelivered, res
+		out.Status, out.RunID = StatusSuccess, res.RunID
+		if res.Response != nil {
+			if b, err := json.Marshal(res.Response); err == nil {
+				out.Response = b
+			}
+		}
+	}
+	out.SentAt = clk.Now()
+	nextAt := nextAfter(trig, rs.occ, rs.started)
+	n, ok := d.ack(ctx, r, nextAt, out)
+	if !ok {
+		rs.attempt-- // the attempt succeeded or gave up; only its record failed
+		return d.later(e, rs)
+	}
+	d.emit(ev)
+	return n, false
+}
+
+// call runs the Deliverer, turning a panic into an error.
+func (d *dispatcher) call(del *Delivery) (res Result, err error) {
+	ctx := d.runCtx
+	if t := d.s.o.deliveryTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = d.s.o.clock.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("tickler: Deliverer panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return d.s.deliver.Deliver(ctx, del)
+}
+
+// misfire returns why an occurrence at occ, found at now, is to be
+// skipped, or "" if it is to be delivered.
+func (d *dispatcher) misfire(occ, now time.Time) string {
+	o := d.s.o
+	late := now.Sub(occ)
+	missed := occ.Before(d.startedAt) || late > o.misfireThreshold
+	switch {
+	case !missed:
+		return ""
+	case o.misfireGrace > 0 && late > o.misfireGrace:
+		return fmt.Sprintf("missed by %v, beyond the misfire grace of %v", late, o.misfireGrace)
+	case o.misfire == MisfireSkip:
+		return fmt.Sprintf("missed by %v; the misfire policy skips it", late)
+	}
+	return ""
+}
+
+// skip records a skipped occurrence and returns the next one.
+func (d *dispatcher) skip(ctx context.Context, r *Record, trig trigger, now time.Time, reason string) (*entry, bool) {
+	s := d.s
+	key := IdempotencyKey(r.ID, r.Next)
+	s.o.logger.Warn("tickler: occurrence skipped", "id", r.ID, "key", key, "reason", reason)
+	out := &Outcome{
+		ID:                 s.ids.next(now),
+		ScheduledMessageID: r.ID,
+		Occurrence:         r.Next,
+		Status:             StatusSkipped,
+		Error:              reason,
+		SentAt:             now,
+	}
+	n, ok := d.ack(ctx, r, trig.Next(now), out)
+	if !ok {
+		return d.later(&entry{id: r.ID, version: r.Version}, nil)
+	}
+	d.emit(Event{
+		Kind: EventSkipped, ScheduledMessageID: r.ID, AgentID: r.AgentID, Occurrence: r.Next,
+		IdempotencyKey: key, Reason: reason, Message: r.Message, CallbackURL: r.Message.CallbackURL,
+	})
+	return n, false
+}
+
+// ack records an occurrence's end in the store. It returns the entry of the
+// next occurrence (nil if there is none, or the record is gone or changed)
+// and false if the store failed, in which case the caller tries again later.
+func (d *dispatcher) ack(ctx context.Context, r *Record, next time.Time, out *Outcome) (*entry, bool) {
+	err := d.s.store.Ack(ctx, Ack{
+		ID: r.ID, Version: r.Version, Next: next, Outcome: out, HistoryLimit: d.s.o.historyLimit,
+	})
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+		return nil, false
+	case err != nil:
+		d.s.o.logger.Error("tickler: recording an outcome failed; retrying", "id", r.ID, "err", err)
+		return nil, false
+	case next.IsZero():
+		return nil, false
+	}
+	return &entry{at: next.UnixNano(), id: r.ID, version: r.Version + 1}, true
+}
+
+// later returns the entry that retries e after the backoff of its
+// attempt. rs is nil when the store failed before any attempt: the firing
+// is then tried again from the start.
+func (d *dispatcher) later(e *entry, rs *retryState) (*entry, bool) {
+	n := 1
+	if rs != nil {
+		n = rs.attempt
+	}
+	at := d.s.o.clock.Now().Add(d.s.o.retry.backoff(n))
+	return &entry{at: at.UnixNano(), id: e.id, version: e.version, retry: rs}, true
+}
+
+// backoff returns the delay after the n-th failed attempt.
+func (p RetryPolicy) backoff(n int) time.Duration {
+	d := p.Base
+	for i := 1; i < n && d < p.Cap; i++ {
+		d *= 2
+	}
+	if p.Cap > 0 && d > p.Cap {
+		d = p.Cap
+	}
+	if d <= 1 {
+		return max(d, 0)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (d *dispatcher) emit(ev Event) {
+	if fn := d.s.o.onEvent; fn != nil {
+		fn(ev)
+	}
+}
+
+// waitIdle returns once nothing is due at the clock's current time.
+func (d *dispatcher) waitIdle(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		now := d.s.o.clock.Now()
+		idle := d.state != stateRunning ||
+			(d.running == 0 && !d.claiming && !d.needClaim(now) &&
+				(len(d.heap) == 0 || d.heap[0].at > now.UnixNano()))
+		ch := d.changed
+		d.mu.Unlock()
+		if idle {
+			return nil
+		}
+		d.wake()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,205 @@
+// Package memory is a [tickler.Store] that keeps everything in process
+// memory. It is fast and loses everything when the process exits: use it in
+// tests, and where schedules need not survive a restart.
+package memory
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+
+	"github.com/tickler-go/tickler"
+)
+
+// Store is an in-memory [tickler.Store]. Its zero value is not usable; call
+// [New]. It is safe for concurrent use.
+type Store struct {
+	mu      sync.RWMutex
+	recs    map[string]*tickler.Record
+	byAgent *btree.BTreeG[agentKey]
+	due     *btree.BTreeG[dueKey]
+	history map[string][]tickler.Outcome // oldest first
+}
+
+type agentKey struct{ agent, id string }
+
+func agentLess(a, b agentKey) bool {
+	if a.agent != b.agent {
+		return a.agent < b.agent
+	}
+	return a.id < b.id
+}
+
+type dueKey struct {
+	at int64 // Unix nanoseconds
+	id string
+}
+
+func dueLess(a, b dueKey) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.id < b.id
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		recs:    make(map[string]*tickler.Record),
+		byAgent: btree.NewG(32, agentLess),
+		due:     btree.NewG(32, dueLess),
+		history: make(map[string][]tickler.Outcome),
+	}
+}
+
+var _ tickler.Store = (*Store)(nil)
+
+// Create implements [tickler.Store].
+func (s *Store) Create(ctx context.Context, r *tickler.Record) error {
+	c := r.Clone()
+	c.Version = 1
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.recs[c.ID]; ok {
+		return tickler.ErrExists
+	}
+	s.recs[c.ID] = c
+	s.byAgent.ReplaceOrInsert(agentKey{c.AgentID, c.ID})
+	if !c.Next.IsZero() {
+		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
+	}
+	r.Version = 1
+	return nil
+}
+
+// Get implements [tickler.Store].
+func (s *Store) Get(ctx context.Context, id string) (*tickler.Record, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.recs[id]
+	if !ok {
+		return nil, tickler.ErrNotFound
+	}
+	return r.Clone(), nil
+}
+
+// List implements [tickler.Store].
+func (s *Store) List(ctx context.Context, agentID, after string, limit int) ([]*tickler.Record, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*tickler.Record
+	more := false
+	s.byAgent.AscendGreaterOrEqual(agentKey{agentID, after}, func(k agentKey) bool {
+		if k.agent != agentID {
+			return false
+		}
+		if k.id == after {
+			return true
+		}
+		if len(out) == limit {
+			more = true
+			return false
+		}
+		out = append(out, s.recs[k.id].Clone())
+		return true
+	})
+	return out, more, nil
+}
+
+// Delete implements [tickler.Store].
+func (s *Store) Delete(ctx context.Context, agentID, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[id]
+	if !ok || r.AgentID != agentID {
+		return tickler.ErrNotFound
+	}
+	s.remove(r)
+	return nil
+}
+
+func (s *Store) remove(r *tickler.Record) {
+	delete(s.recs, r.ID)
+	delete(s.history, r.ID)
+	s.byAgent.Delete(agentKey{r.AgentID, r.ID})
+	if !r.Next.IsZero() {
+		s.due.Delete(dueKey{r.Next.UnixNano(), r.ID})
+	}
+}
+
+// Claim implements [tickler.Store].
+func (s *Store) Claim(ctx context.Context, after tickler.Due, until time.Time, limit int) ([]tickler.Due, time.Time, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []tickler.Due
+	var next time.Time
+	start := dueKey{at: -1 << 63}
+	if after.ID != "" {
+		start = dueKey{after.At.UnixNano(), after.ID}
+	}
+	end := until.UnixNano()
+	s.due.AscendGreaterOrEqual(start, func(k dueKey) bool {
+		if after.ID != "" && k == start {
+			return true
+		}
+		if k.at > end {
+			next = time.Unix(0, k.at).UTC()
+			return false
+		}
+		if len(out) == limit {
+			return false
+		}
+		r := s.recs[k.id]
+		out = append(out, tickler.Due{ID: k.id, At: r.Next, Version: r.Version})
+		return true
+	})
+	return out, next, nil
+}
+
+// Ack implements [tickler.Store].
+func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[a.ID]
+	if !ok {
+		return tickler.ErrNotFound
+	}
+	if r.Version != a.Version {
+		return tickler.ErrConflict
+	}
+	if a.Next.IsZero() {
+		s.remove(r)
+		return nil
+	}
+	if !r.Next.IsZero() {
+		s.due.Delete(dueKey{r.Next.UnixNano(), r.ID})
+	}
+	r.Next = a.Next
+	r.Version++
+	s.due.ReplaceOrInsert(dueKey{r.Next.UnixNano(), r.ID})
+	if a.Outcome != nil && a.HistoryLimit > 0 {
+		h := append(s.history[r.ID], *a.Outcome)
+		if len(h) > a.HistoryLimit {
+			h = append([]tickler.Outcome(nil), h[len(h)-a.HistoryLimit:]...)
+		}
+		s.history[r.ID] = h
+	}
+	return nil
+}
+
+// History implements [tickler.Store].
+func (s *Store) History(ctx context.Context, id string, offset, limit int) ([]tickler.Outcome, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.recs[id]; !ok {
+		return nil, false, tickler.ErrNotFound
+	}
+	h := s.history[id]
+	var out []tickler.Outcome
+	for i := len(h) - 1 - offset; i >= 0 && len(out) < limit; i-- {
+		out = append(out, h[i])
+	}
+	return out, len(h)-offset-len(out) > 0, nil
+}

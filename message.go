@@ -1,0 +1,371 @@
+package tickler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Role is who a [Message] speaks as: [RoleUser], [RoleAssistant] or [RoleSystem].
+type Role string
+
+// The roles a message may take.
+const (
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+	RoleSystem    Role = "system"
+)
+
+// ReturnMessageTypes lists the values Letta accepts in include_return_message_types.
+var returnMessageTypes = map[string]bool{
+	"system_message":            true,
+	"user_message":              true,
+	"assistant_message":         true,
+	"reasoning_message":         true,
+	"hidden_reasoning_message":  true,
+	"tool_call_message":         true,
+	"tool_return_message":       true,
+	"approval_request_message":  true,
+	"approval_response_message": true,
+}
+
+// Message is one message handed to the agent when a schedule fires. It
+// marshals to exactly the JSON it was decoded from: a string content stays a
+// string, and an absent optional field stays absent (a JSON null is read as
+// absent).
+type Message struct {
+	Content  Content `json:"content"`
+	Role     Role    `json:"role"`
+	Name     *string `json:"name,omitempty"`
+	OTID     *string `json:"otid,omitempty"`
+	SenderID *string `json:"sender_id,omitempty"`
+	// Type is "message" when present.
+	Type *string `json:"type,omitempty"`
+}
+
+// Content is a message's content: either a plain string ([Text]) or a list
+// of parts ([Parts]). The zero Content is the empty string, which does not
+// validate.
+type Content struct {
+	// Text is the content when Parts is nil.
+	Text string
+	// Parts, when non-nil, is the content and Text is ignored.
+	Parts []ContentPart
+}
+
+// Text returns a string content.
+func Text(s string) Content { return Content{Text: s} }
+
+// Parts returns a content made of the given parts.
+func Parts(parts ...ContentPart) Content {
+	if parts == nil {
+		parts = []ContentPart{}
+	}
+	return Content{Parts: parts}
+}
+
+// MarshalJSON encodes a string content as a JSON string and a parts content
+// as a JSON array.
+func (c Content) MarshalJSON() ([]byte, error) {
+	if c.Parts == nil {
+		return json.Marshal(c.Text)
+	}
+	return json.Marshal(c.Parts)
+}
+
+// UnmarshalJSON accepts a JSON string or a JSON array of parts.
+func (c *Content) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		*c = Content{}
+		return json.Unmarshal(b, &c.Text)
+	case len(b) > 0 && b[0] == '[':
+		var parts []ContentPart
+		if err := json.Unmarshal(b, &parts); err != nil {
+			return err
+		}
+		if parts == nil {
+			parts = []ContentPart{}
+		}
+		*c = Content{Parts: parts}
+		return nil
+	}
+	return errors.New("content must be a string or an array of parts")
+}
+
+// ContentPart is one part of a [Content]: a text part ({text, signature?,
+// type?: "text"}) or an image part ({source, type: "image"}).
+type ContentPart struct {
+	Text      string       `json:"text,omitempty"`
+	Signature *string      `json:"signature,omitempty"`
+	Source    *ImageSource `json:"source,omitempty"`
+	// Type is "text" (optional) for a text part and "image" (required) for
+	// an image part.
+	Type string `json:"type,omitempty"`
+}
+
+// TextPart returns a text part.
+func TextPart(text string) ContentPart { return ContentPart{Text: text, Type: "text"} }
+
+// ImagePart returns a base64 image part.
+func ImagePart(mediaType, base64Data string) ContentPart {
+	return ContentPart{Type: "image", Source: &ImageSource{Data: base64Data, MediaType: mediaType, Type: "base64"}}
+}
+
+// ImageSource is the payload of an image part.
+type ImageSource struct {
+	Data      string  `json:"data"`
+	MediaType string  `json:"media_type"`
+	Detail    *string `json:"detail,omitempty"`
+	// Type is "base64" when present.
+	Type string `json:"type,omitempty"`
+}
+
+// MessageCreate is what a schedule delivers at each occurrence: the
+// messages and the options Letta's send-message call takes. It is the
+// "message" field of a [ScheduledMessage].
+type MessageCreate struct {
+	Messages    []Message `json:"messages"`
+	CallbackURL string    `json:"callback_url,omitempty"`
+	// IncludeReturnMessageTypes filters the agent's response; nil means
+	// absent (all types), an empty non-nil slice means none.
+	IncludeReturnMessageTypes []string `json:"include_return_message_types,omitzero"`
+	// MaxSteps bounds the agent's steps; nil means absent.
+	MaxSteps *int `json:"max_steps,omitempty"`
+}
+
+// CreateRequest is the body of a create call: the messages to deliver, the
+// schedule to deliver them on, and the delivery options.
+type CreateRequest struct {
+	Messages                  []Message `json:"messages"`
+	Schedule                  Schedule  `json:"schedule"`
+	CallbackURL               string    `json:"callback_url,omitempty"`
+	IncludeReturnMessageTypes []string  `json:"include_return_message_types,omitzero"`
+	MaxSteps                  *int      `json:"max_steps,omitempty"`
+}
+
+// UnmarshalJSON decodes a create body. max_steps is a JSON number on the
+// wire; a value that is not a whole number is an error naming the field.
+func (r *CreateRequest) UnmarshalJSON(b []byte) error {
+	type plain CreateRequest
+	var w struct {
+		plain
+		MaxSteps json.RawMessage `json:"max_steps"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = CreateRequest(w.plain)
+	n, err := wholeNumber(w.MaxSteps)
+	if err != nil {
+		return &ValidationError{Field: "max_steps", Reason: err.Error()}
+	}
+	if n != nil {
+		v := int(*n)
+		r.MaxSteps = &v
+	}
+	return nil
+}
+
+// message returns the part of the request that is stored and delivered.
+func (r *CreateRequest) message() MessageCreate {
+	return MessageCreate{
+		Messages:                  r.Messages,
+		CallbackURL:               r.CallbackURL,
+		IncludeReturnMessageTypes: r.IncludeReturnMessageTypes,
+		MaxSteps:                  r.MaxSteps,
+	}
+}
+
+// ScheduledMessage is a stored schedule as Get and List return it. It
+// marshals to the contract's JSON, with next_scheduled_time an ISO-8601 UTC
+// string with milliseconds, or null.
+type ScheduledMessage struct {
+	ID       string
+	AgentID  string
+	Message  MessageCreate
+	Schedule Schedule
+	// NextScheduledTime is the next occurrence; zero when there is none.
+	NextScheduledTime time.Time
+}
+
+type scheduledMessageJSON struct {
+	ID                string        `json:"id"`
+	AgentID           string        `json:"agent_id"`
+	Message           MessageCreate `json:"message"`
+	NextScheduledTime *string       `json:"next_scheduled_time"`
+	Schedule          Schedule      `json:"schedule"`
+}
+
+// MarshalJSON encodes the contract's shape.
+func (m ScheduledMessage) MarshalJSON() ([]byte, error) {
+	return json.Marshal(scheduledMessageJSON{
+		ID:                m.ID,
+		AgentID:           m.AgentID,
+		Message:           m.Message,
+		NextScheduledTime: FormatTime(m.NextScheduledTime),
+		Schedule:          m.Schedule,
+	})
+}
+
+// UnmarshalJSON decodes the contract's shape.
+func (m *ScheduledMessage) UnmarshalJSON(b []byte) error {
+	var w scheduledMessageJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*m = ScheduledMessage{ID: w.ID, AgentID: w.AgentID, Message: w.Message, Schedule: w.Schedule}
+	if w.NextScheduledTime != nil {
+		t, err := time.Parse(time.RFC3339Nano, *w.NextScheduledTime)
+		if err != nil {
+			return fmt.Errorf("next_scheduled_time: %w", err)
+		}
+		m.NextScheduledTime = t
+	}
+	return nil
+}
+
+// TimeLayout is how times render on the wire: UTC with milliseconds, as in
+// 2026-08-07T22:00:00.000Z.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// FormatTime renders t in [TimeLayout], or returns nil for the zero time.
+func FormatTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(TimeLayout)
+	return &s
+}
+
+// ValidationError reports input that does not validate. Field names the
+// offending field as a JSON path, such as "messages[0].content".
+type ValidationError struct {
+	Field  string
+	Reason string
+	// Err, when set, is a sentinel the error also matches with errors.Is,
+	// such as [ErrScheduledInPast].
+	Err error
+}
+
+func (e *ValidationError) Error() string {
+	return "tickler: invalid " + e.Field + ": " + e.Reason
+}
+
+// Unwrap returns e.Err.
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+func invalid(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// validate checks the delivered part of a request; the schedule is checked
+// by the caller, which knows the time.
+func (m *MessageCreate) validate() error {
+	if len(m.Messages) == 0 {
+		return invalid("messages", "at least one message is required")
+	}
+	for i := range m.Messages {
+		if err := m.Messages[i].validate(fmt.Sprintf("messages[%d]", i)); err != nil {
+			return err
+		}
+	}
+	if m.CallbackURL != "" {
+		u, err := url.Parse(m.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalid("callback_url", "must be an absolute http or https URL")
+		}
+	}
+	for i, t := range m.IncludeReturnMessageTypes {
+		if !returnMessageTypes[t] {
+			return invalid(fmt.Sprintf("include_return_message_types[%d]", i), "unknown message type %q", t)
+		}
+	}
+	if m.MaxSteps != nil && *m.MaxSteps < 1 {
+		return invalid("max_steps", "must be at least 1, got %d", *m.MaxSteps)
+	}
+	return nil
+}
+
+func (m *Message) validate(path string) error {
+	switch m.Role {
+	case RoleUser, RoleAssistant, RoleSystem:
+	case "":
+		return invalid(path+".role", "is required")
+	default:
+		return invalid(path+".role", "must be user, assistant or system, got %q", string(m.Role))
+	}
+	if m.Type != nil && *m.Type != "message" {
+		return invalid(path+".type", `must be "message" when present, got %q`, *m.Type)
+	}
+	c := m.Content
+	if c.Parts == nil {
+		if strings.TrimSpace(c.Text) == "" {
+			return invalid(path+".content", "must not be empty")
+		}
+		return nil
+	}
+	if len(c.Parts) == 0 {
+		return invalid(path+".content", "must not be empty")
+	}
+	for j := range c.Parts {
+		if err := c.Parts[j].validate(fmt.Sprintf("%s.content[%d]", path, j)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *ContentPart) validate(path string) error {
+	if p.Type == "image" || p.Source != nil {
+		if p.Type != "image" {
+			return invalid(path+".type", `must be "image" for a part with a source`)
+		}
+		if p.Text != "" || p.Signature != nil {
+			return invalid(path+".text", "an image part has no text")
+		}
+		if p.Source == nil {
+			return invalid(path+".source", "is required for an image part")
+		}
+		if p.Source.Data == "" {
+			return invalid(path+".source.data", "is required")
+		}
+		if p.Source.MediaType == "" {
+			return invalid(path+".source.media_type", "is required")
+		}
+		if p.Source.Type != "" && p.Source.Type != "base64" {
+			return invalid(path+".source.type", `must be "base64" when present, got %q`, p.Source.Type)
+		}
+		return nil
+	}
+	if p.Type != "" && p.Type != "text" {
+		return invalid(path+".type", `must be "text" or "image", got %q`, p.Type)
+	}
+	if strings.TrimSpace(p.Text) == "" {
+		return invalid(path+".text", "must not be empty")
+	}
+	return nil
+}
+
+// wholeNumber decodes an optional JSON number that must be a whole number
+// (the contract's numbers are floats on the wire: 5 and 5.0 are both fine).
+func wholeNumber(raw json.RawMessage) (*int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, errors.New("must be a number")
+	}
+	const limit = 1 << 53
+	if f != float64(int64(f)) || f > limit || f < -limit {
+		return nil, fmt.Errorf("must be a whole number, got %s", raw)
+	}
+	n := int64(f)
+	return &n, nil
+}

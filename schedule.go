@@ -1,0 +1,167 @@
+package tickler
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// ScheduleType tells a one-time schedule from a recurring one.
+type ScheduleType string
+
+// The schedule types of the contract.
+const (
+	OneTime   ScheduleType = "one-time"
+	Recurring ScheduleType = "recurring"
+)
+
+// Schedule says when a scheduled message fires: once at ScheduledAt (Unix
+// milliseconds), or at every match of CronExpression (standard 5-field cron,
+// evaluated in UTC). Exactly one of the two is set. Type may be omitted for a
+// one-time schedule and is required for a recurring one.
+type Schedule struct {
+	// ScheduledAt is the one-time instant in Unix milliseconds, or nil.
+	ScheduledAt *int64 `json:"scheduled_at,omitempty"`
+	// CronExpression is the recurring expression, or "".
+	CronExpression string       `json:"cron_expression,omitempty"`
+	Type           ScheduleType `json:"type,omitempty"`
+}
+
+// At returns a one-time schedule firing at t, truncated to the millisecond.
+func At(t time.Time) Schedule {
+	ms := t.UnixMilli()
+	return Schedule{ScheduledAt: &ms, Type: OneTime}
+}
+
+// Cron returns a recurring schedule on a 5-field cron expression in UTC.
+func Cron(expr string) Schedule {
+	return Schedule{CronExpression: expr, Type: Recurring}
+}
+
+// UnmarshalJSON decodes a schedule. scheduled_at is a JSON number that must
+// be a whole number of milliseconds.
+func (s *Schedule) UnmarshalJSON(b []byte) error {
+	var w struct {
+		ScheduledAt    json.RawMessage `json:"scheduled_at"`
+		CronExpression *string         `json:"cron_expression"`
+		Type           ScheduleType    `json:"type"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = Schedule{Type: w.Type}
+	if w.CronExpression != nil {
+		s.CronExpression = *w.CronExpression
+		if s.CronExpression == "" {
+			return invalid("schedule.cron_expression", "must not be empty")
+		}
+	}
+	n, err := wholeNumber(w.ScheduledAt)
+	if err != nil {
+		return &ValidationError{Field: "schedule.scheduled_at", Reason: err.Error()}
+	}
+	s.ScheduledAt = n
+	return nil
+}
+
+// trigger computes occurrences: Next returns the first occurrence strictly
+// after t, or the zero time when there is none. One-time and cron schedules
+// are two implementations of it; the dispatcher knows no other.
+type trigger = cron.Schedule
+
+// once is the trigger of a one-time schedule.
+type once time.Time
+
+func (o once) Next(t time.Time) time.Time {
+	if at := time.Time(o); t.Before(at) {
+		return at
+	}
+	return time.Time{}
+}
+
+// cronParser accepts the standard five fields and nothing else (no seconds,
+// no descriptors such as @every).
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
+// parseCron parses a 5-field expression. Without a CRON_TZ= or TZ= prefix it
+// is evaluated in UTC, as Letta evaluates it.
+func parseCron(expr string) (trigger, error) {
+	sched, err := cronParser.Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := sched.(*cron.SpecSchedule)
+	if !ok {
+		return nil, errors.New("unsupported expression")
+	}
+	if !strings.HasPrefix(expr, "CRON_TZ=") && !strings.HasPrefix(expr, "TZ=") {
+		spec.Location = time.UTC
+	}
+	return spec, nil
+}
+
+// compile checks the schedule's shape and returns its trigger. It does not
+// check that the schedule fires after now; see [Schedule.first].
+func (s Schedule) compile() (trigger, error) {
+	hasAt, hasCron := s.ScheduledAt != nil, s.CronExpression != ""
+	switch {
+	case hasAt && hasCron:
+		return nil, invalid("schedule", "set either scheduled_at or cron_expression, not both")
+	case !hasAt && !hasCron:
+		return nil, invalid("schedule", "one of scheduled_at or cron_expression is required")
+	case hasAt:
+		if s.Type != "" && s.Type != OneTime {
+			return nil, invalid("schedule.type", `must be "one-time" (or absent) with scheduled_at, got %q`, string(s.Type))
+		}
+		return once(time.UnixMilli(*s.ScheduledAt).UTC()), nil
+	default:
+		if s.Type != Recurring {
+			return nil, invalid("schedule.type", `must be "recurring" with cron_expression, got %q`, string(s.Type))
+		}
+		t, err := parseCron(s.CronExpression)
+		if err != nil {
+			return nil, invalid("schedule.cron_expression", "%v", err)
+		}
+		return t, nil
+	}
+}
+
+// ErrScheduledInPast is matched (with errors.Is) by the validation error of
+// a one-time schedule whose scheduled_at is at or before now. The HTTP
+// handler answers it with 400, as Letta does.
+var ErrScheduledInPast = errors.New("tickler: scheduled_at is not in the future")
+
+// first validates the schedule against now and returns its trigger and
+// first occurrence.
+func (s Schedule) first(now time.Time) (trigger, time.Time, error) {
+	t, err := s.compile()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	next := t.Next(now)
+	if next.IsZero() {
+		if s.ScheduledAt != nil {
+			return nil, time.Time{}, &ValidationError{
+				Field:  "schedule.scheduled_at",
+				Reason: "must be after now (" + now.UTC().Format(TimeLayout) + ")",
+				Err:    ErrScheduledInPast,
+			}
+		}
+		return nil, time.Time{}, invalid("schedule.cron_expression", "%q never fires", s.CronExpression)
+	}
+	return t, next, nil
+}
+
+// nextAfter returns the occurrence that follows one that was due at occ and
+// whose delivery started at started: the first occurrence after both, so
+// that occurrences passed before a delivery started are covered by it, and
+// those passed while it ran collapse into the one this returns.
+func nextAfter(t trigger, occ, started time.Time) time.Time {
+	if started.After(occ) {
+		occ = started
+	}
+	return t.Next(occ)
+}

@@ -1,0 +1,295 @@
+package tickler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// A Deliverer hands an occurrence of a scheduled message to the host, which
+// runs it through its agent. A non-nil error, or a panic, fails the attempt
+// and the retry policy decides what follows. Deliver must honour ctx: it is
+// cancelled at the delivery timeout and when Stop's context ends.
+//
+// Delivery is at least once: after a crash, or when an attempt fails after
+// the agent acted, the same occurrence is delivered again with the same
+// [Delivery.IdempotencyKey].
+type Deliverer interface {
+	Deliver(ctx context.Context, d *Delivery) (Result, error)
+}
+
+// DelivererFunc adapts a function to a [Deliverer].
+type DelivererFunc func(ctx context.Context, d *Delivery) (Result, error)
+
+// Deliver calls f(ctx, d).
+func (f DelivererFunc) Deliver(ctx context.Context, d *Delivery) (Result, error) { return f(ctx, d) }
+
+// Delivery is one attempt at one occurrence of a scheduled message.
+type Delivery struct {
+	ScheduledMessageID string
+	AgentID            string
+	// Message holds the messages and options, exactly as stored.
+	Message MessageCreate
+	// Occurrence is the instant the occurrence was due.
+	Occurrence time.Time
+	// IdempotencyKey is the same for every attempt at, and every
+	// redelivery of, one occurrence: "<id>@<occurrence in Unix ms>".
+	IdempotencyKey string
+	// Attempt counts the attempts at this occurrence from 1.
+	Attempt int
+}
+
+// IdempotencyKey returns the key of the occurrence at occ of the scheduled
+// message id.
+func IdempotencyKey(id string, occ time.Time) string {
+	return fmt.Sprintf("%s@%d", id, occ.UnixMilli())
+}
+
+// Result is what a Deliverer may report of a successful delivery. It is
+// kept in the history and sent to the callback URL.
+type Result struct {
+	// RunID identifies the host's run, if it has one.
+	RunID string
+	// Response is any JSON-encodable value.
+	Response any
+}
+
+// Scheduler fires scheduled messages on time and hands each occurrence to
+// a [Deliverer]. Create one with [New], call Start, and Stop it when done.
+// All methods are safe to call from many goroutines at once.
+type Scheduler struct {
+	store   Store
+	deliver Deliverer
+	o       options
+	ids     idGen
+	d       dispatcher
+}
+
+// New returns a scheduler over store that hands occurrences to deliverer.
+// It does nothing until [Scheduler.Start].
+func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
+	if store == nil {
+		return nil, errors.New("tickler: New: store is nil")
+	}
+	if deliverer == nil {
+		return nil, errors.New("tickler: New: deliverer is nil")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.clock == nil {
+		return nil, errors.New("tickler: New: clock is nil")
+	}
+	if o.logger == nil {
+		o.logger = defaultOptions().logger
+	}
+	o.retry.MaxAttempts = max(o.retry.MaxAttempts, 1)
+	s := &Scheduler{store: store, deliver: deliverer, o: o}
+	s.d.init(s)
+	return s, nil
+}
+
+// Start loads what is due from the store, applies the misfire policy to
+// occurrences that passed while the scheduler was stopped, and starts
+// firing. It returns the store's error if the first claim fails. Firing
+// goes on until Stop is called or ctx is cancelled. A scheduler starts once.
+func (s *Scheduler) Start(ctx context.Context) error { return s.d.start(ctx) }
+
+// Stop stops firing: no delivery starts after Stop begins. It waits for the
+// deliveries in flight until ctx ends; then it cancels their contexts and
+// returns an error that wraps ctx.Err() and names what was left running.
+// An occurrence cut short this way is delivered again after the next Start.
+func (s *Scheduler) Stop(ctx context.Context) error { return s.d.stop(ctx) }
+
+// Create validates req, stores a new scheduled message for the agent and
+// returns it. Once Create returns, the message is as durable as the store
+// makes it, and it fires at its first occurrence.
+//
+// Invalid input returns a *[ValidationError] naming the field, and a
+// one-time schedule at or before now returns one that also matches
+// [ErrScheduledInPast]; nothing is stored then.
+func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateRequest) (*ScheduledMessage, error) {
+	if agentID == "" {
+		return nil, invalid("agent_id", "must not be empty")
+	}
+	msg := req.message()
+	if err := msg.validate(); err != nil {
+		return nil, err
+	}
+	now := s.o.clock.Now()
+	_, first, err := req.Schedule.first(now)
+	if err != nil {
+		return nil, err
+	}
+	r := &Record{
+		ID:       s.ids.next(now),
+		AgentID:  agentID,
+		Message:  msg,
+		Schedule: req.Schedule,
+		Next:     first,
+	}
+	r = r.Clone() // the caller keeps req; the store and we share nothing with it
+	if err := s.store.Create(ctx, r); err != nil {
+		return nil, fmt.Errorf("tickler: create: %w", err)
+	}
+	s.d.offer(Due{ID: r.ID, At: r.Next, Version: r.Version})
+	return r.scheduled(), nil
+}
+
+// Get returns the agent's scheduled message with the id, or an error
+// matching [ErrNotFound], also when the message belongs to another agent.
+func (s *Scheduler) Get(ctx context.Context, agentID, id string) (*ScheduledMessage, error) {
+	r, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("tickler: get %s: %w", id, err)
+	}
+	if r.AgentID != agentID {
+		return nil, fmt.Errorf("tickler: get %s: %w", id, ErrNotFound)
+	}
+	return r.scheduled(), nil
+}
+
+// Page is one page of [Scheduler.List].
+type Page struct {
+	ScheduledMessages []*ScheduledMessage
+	// HasNextPage reports whether more messages follow the last one.
+	HasNextPage bool
+}
+
+// List returns the agent's scheduled messages in creation order, starting
+// after the id after (exclusive; "" starts at the beginning). A limit of 0
+// means [DefaultPageSize]; a limit above the maximum page size is lowered
+// to it; a negative limit is a *[ValidationError].
+func (s *Scheduler) List(ctx context.Context, agentID, after string, limit int) (*Page, error) {
+	if agentID == "" {
+		return nil, invalid("agent_id", "must not be empty")
+	}
+	switch {
+	case limit < 0:
+		return nil, invalid("limit", "must not be negative, got %d", limit)
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit > s.o.maxPageSize:
+		limit = s.o.maxPageSize
+	}
+	recs, more, err := s.store.List(ctx, agentID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("tickler: list: %w", err)
+	}
+	p := &Page{ScheduledMessages: make([]*ScheduledMessage, len(recs)), HasNextPage: more}
+	for i, r := range recs {
+		p.ScheduledMessages[i] = r.scheduled()
+	}
+	return p, nil
+}
+
+// Delete removes the agent's scheduled message with the id, or returns an
+// error matching [ErrNotFound]. Once Delete returns, the message never
+// starts another delivery; one that already started runs to its end.
+func (s *Scheduler) Delete(ctx context.Context, agentID, id string) error {
+	if err := s.store.Delete(ctx, agentID, id); err != nil {
+		return fmt.Errorf("tickler: delete %s: %w", id, err)
+	}
+	s.d.forget(id)
+	return nil
+}
+
+// History returns up to limit outcomes of the agent's scheduled message,
+// newest first, after skipping offset, and whether more follow. A limit of
+// 0 means [DefaultPageSize].
+func (s *Scheduler) History(ctx context.Context, agentID, id string, offset, limit int) ([]Outcome, bool, error) {
+	if offset < 0 {
+		return nil, false, invalid("offset", "must not be negative, got %d", offset)
+	}
+	switch {
+	case limit < 0:
+		return nil, false, invalid("limit", "must not be negative, got %d", limit)
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit > s.o.maxPageSize:
+		limit = s.o.maxPageSize
+	}
+	if _, err := s.Get(ctx, agentID, id); err != nil {
+		return nil, false, err
+	}
+	outs, more, err := s.store.History(ctx, id, offset, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("tickler: history %s: %w", id, err)
+	}
+	return outs, more, nil
+}
+
+// WaitIdle returns once nothing is due at the clock's current time: no
+// delivery is running and every occurrence due by now has ended (delivered,
+// given up or skipped), or is waiting for a retry. It is meant for tests on
+// a mock clock; see the ticklertest package.
+func (s *Scheduler) WaitIdle(ctx context.Context) error { return s.d.waitIdle(ctx) }
+
+func (r *Record) scheduled() *ScheduledMessage {
+	return &ScheduledMessage{
+		ID:                r.ID,
+		AgentID:           r.AgentID,
+		Message:           r.Message,
+		Schedule:          r.Schedule,
+		NextScheduledTime: r.Next,
+	}
+}
+
+// idGen makes UUIDv7 ids from the injected clock, strictly increasing
+// within a process even when the clock stands still or steps back, so that
+// creation order is id order.
+type idGen struct {
+	mu   sync.Mutex
+	last uuid.UUID
+}
+
+func (g *idGen) next(now time.Time) string {
+	var u uuid.UUID
+	ms := uint64(now.UnixMilli())
+	binary.BigEndian.PutUint64(u[0:8], ms<<16)
+	_, _ = rand.Read(u[6:])
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // variant 10
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if string(u[:]) <= string(g.last[:]) {
+		u = g.last
+		increment(&u)
+	}
+	g.last = u
+	return u.String()
+}
+
+// increment adds one to the 74 bits of u that are not version or variant,
+// carrying into the timestamp if they overflow.
+func increment(u *uuid.UUID) {
+	for i := 15; i >= 0; i-- {
+		switch i {
+		case 8: // two variant bits above six counter bits
+			if u[i]&0x3f != 0x3f {
+				u[i]++
+				return
+			}
+			u[i] &^= 0x3f
+		case 6: // version nibble above four counter bits
+			if u[i]&0x0f != 0x0f {
+				u[i]++
+				return
+			}
+			u[i] &^= 0x0f
+		default:
+			u[i]++
+			if u[i] != 0 {
+				return
+			}
+		}
+	}
+}
