@@ -609,12 +609,12 @@ func (d *dispatcher) ack(ctx context.Context, r *Record, next time.Time, out *Ou
 	})
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
-		return nil, false
+		return nil, true
 	case err != nil:
 		d.s.o.logger.Error("tickler: recording an outcome failed; retrying", "id", r.ID, "err", err)
 		return nil, false
 	case next.IsZero():
-		return nil, false
+		return nil, true
 	}
 	return &entry{at: next.UnixNano(), id: r.ID, version: r.Version + 1}, true
 }
@@ -672,4 +672,18 @@ func (d *dispatcher) waitIdle(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// nextWake returns the earliest due time the dispatcher knows of.
+func (d *dispatcher) nextWake() (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var t time.Time
+	if len(d.heap) > 0 {
+		t = time.Unix(0, d.heap[0].at).UTC()
+	}
+	if !d.storeNext.IsZero() && (t.IsZero() || d.storeNext.Before(t)) {
+		t = d.storeNext
+	}
+	return t, !t.IsZero()
 }

@@ -232,6 +232,12 @@ func (s *Scheduler) History(ctx context.Context, agentID, id string, offset, lim
 // a mock clock; see the ticklertest package.
 func (s *Scheduler) WaitIdle(ctx context.Context) error { return s.d.waitIdle(ctx) }
 
+// NextWake returns the earliest instant at which the scheduler knows it has
+// something to do (an occurrence or a retry falls due), and false if it
+// knows of nothing. Tests on a mock clock use it to step from one due time
+// to the next.
+func (s *Scheduler) NextWake() (time.Time, bool) { return s.d.nextWake() }
+
 func (r *Record) scheduled() *ScheduledMessage {
 	return &ScheduledMessage{
 		ID:                r.ID,
