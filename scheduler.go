@@ -134,6 +134,7 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 		Message:  msg,
 		Schedule: req.Schedule,
 		Next:     first,
+		Version:  1,
 	}
 	r = r.Clone() // the caller keeps req; the store and we share nothing with it
 	if err := s.store.Create(ctx, r); err != nil {
