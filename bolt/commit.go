@@ -1,0 +1,116 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+
+	"go.etcd.io/bbolt"
+)
+
+// maxBatch bounds the writes one commit carries.
+const maxBatch = 1024
+
+// op is one write waiting for the committer.
+type op struct {
+	ctx  context.Context
+	fn   func(*bbolt.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// writeError marks an error of bbolt itself while writing (a full disk, a
+// key too large): it aborts the whole commit, unlike the errors a write
+// returns on purpose (ErrExists, ErrNotFound, ...), which leave the store
+// consistent and the rest of the batch committable.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "bolt: write: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// write runs fn in a read-write transaction and returns once that
+// transaction is committed and fsynced, or failed. Writes from concurrent
+// callers share commits (group commit): the committer takes every write
+// queued while the previous commit was syncing and runs them in one
+// transaction, so one fsync serves them all.
+//
+// fn's writes are committed with the batch whatever error it returns,
+// unless that error is a *writeError: a write that fails on purpose must
+// have left the store consistent. A cancelled ctx fails the write before it
+// runs, never after: a write whose fn ran is committed or fails with the
+// commit.
+func (s *Store) write(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	s.closeMu.RUnlock()
+	<-o.done
+	return o.err
+}
+
+// commitLoop is the committer: the one goroutine that writes to the file.
+// It ends once Close has closed s.ops and every queued write is committed.
+func (s *Store) commitLoop() {
+	defer close(s.committerDone)
+	batch := make([]*op, 0, maxBatch)
+	for o := range s.ops {
+		batch = append(batch[:0], o)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit runs a batch in one transaction and reports to each write. If
+// bbolt fails one write, the transaction is rolled back and every write is
+// run again alone, so that one bad write fails only its own caller.
+func (s *Store) commit(batch []*op) {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		for _, o := range batch {
+			if o.err = o.ctx.Err(); o.err != nil {
+				continue
+			}
+			o.err = o.fn(tx)
+			var we *writeError
+			if errors.As(o.err, &we) {
+				return we
+			}
+		}
+		return nil
+	})
+	var we *writeError
+	if err != nil && len(batch) > 1 && errors.As(err, &we) {
+		for _, o := range batch {
+			s.commit([]*op{o})
+		}
+		return
+	}
+	for _, o := range batch {
+		if err != nil {
+			o.err = err
+		}
+		close(o.done)
+	}
+}
