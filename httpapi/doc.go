@@ -1,0 +1,47 @@
+// Package httpapi serves a [tickler.Scheduler] over HTTP with the contract
+// of Letta's "scheduled agent messages" API, so that Letta's official
+// clients work against it unchanged.
+//
+// [New] returns an [http.Handler] serving these routes, and nothing else:
+//
+//	POST   /v1/agents/{agent_id}/schedule                                201 {id, next_scheduled_at}
+//	GET    /v1/agents/{agent_id}/schedule?after=&limit=                  200 {scheduled_messages, has_next_page}
+//	GET    /v1/agents/{agent_id}/schedule/{scheduled_message_id}         200 the scheduled message
+//	DELETE /v1/agents/{agent_id}/schedule/{scheduled_message_id}         200 {"success": true}
+//	GET    /v1/agents/{agent_id}/schedule/{scheduled_message_id}/history?offset=&limit=
+//	                                                                     200 {history, has_next_page, next_offset}
+//
+// # Errors
+//
+// Every error answers with a JSON body {"detail": ...}, as Letta's
+// FastAPI-based server does:
+//
+//   - 400: a one-time schedule whose scheduled_at is not in the future
+//     ([tickler.ErrScheduledInPast]); detail is a string.
+//   - 401: the authorizer ([WithAuthorizer]) refused the request.
+//   - 404: no such route, an agent the lookup ([WithAgentLookup]) does not
+//     know, or a scheduled message that does not exist or belongs to
+//     another agent ([tickler.ErrNotFound]).
+//   - 405: a route that exists, with another method; the Allow header
+//     lists the methods it takes.
+//   - 413: a body over the limit ([WithMaxBodyBytes], 1 MiB by default).
+//   - 415: a POST, or a DELETE with a body, whose Content-Type is not JSON.
+//   - 422: a body or query that does not validate. detail is a list in
+//     FastAPI's shape, each entry naming the field by its location:
+//     {"detail": [{"loc": ["body", "messages", 0, "role"], "msg": "...", "type": "..."}]}.
+//     Bodies are decoded strictly: an unknown field, a value of the wrong
+//     JSON type, a missing required field and anything after the JSON
+//     value are all 422.
+//   - 500: the store failed, a hook failed, or a handler panicked. The
+//     detail says no more than "Internal Server Error"; the cause goes to
+//     the logger ([WithLogger]).
+//
+// # Checks, in order
+//
+// A request is first authorized (so an unauthorized caller learns nothing,
+// not even which routes exist), then routed (404, 405), then its agent is
+// looked up, then its body is read and validated, and only then does the
+// handler call the scheduler. The handler calls nothing but the public
+// [tickler.Scheduler] API; it is safe for concurrent use as the scheduler
+// is.
+package httpapi

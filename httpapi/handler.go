@@ -1,0 +1,284 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/tickler-go/tickler"
+)
+
+// The route patterns, in the syntax of [http.ServeMux].
+const (
+	routeSchedules = "/v1/agents/{agent_id}/schedule"
+	routeSchedule  = routeSchedules + "/{scheduled_message_id}"
+	routeHistory   = routeSchedule + "/history"
+)
+
+// handler is what New returns.
+type handler struct {
+	s   *tickler.Scheduler
+	o   options
+	mux *http.ServeMux
+}
+
+// New returns a handler that serves s with Letta's scheduled-messages API
+// (see the package documentation for the routes and their answers). It
+// panics if s is nil. The handler calls only the public API of s, so it
+// serves the same scheduler any other code of the host uses; it is safe
+// for concurrent use.
+func New(s *tickler.Scheduler, opts ...Option) http.Handler {
+	if s == nil {
+		panic("httpapi: New: scheduler is nil")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	h := &handler{s: s, o: o, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST "+routeSchedules, h.agent(h.create))
+	h.mux.HandleFunc("GET "+routeSchedules, h.agent(h.list))
+	h.mux.HandleFunc(routeSchedules, h.notAllowed("GET, HEAD, POST"))
+	h.mux.HandleFunc("GET "+routeSchedule, h.agent(h.get))
+	h.mux.HandleFunc("DELETE "+routeSchedule, h.agent(h.delete))
+	h.mux.HandleFunc(routeSchedule, h.notAllowed("DELETE, GET, HEAD"))
+	h.mux.HandleFunc("GET "+routeHistory, h.agent(h.history))
+	h.mux.HandleFunc(routeHistory, h.notAllowed("GET, HEAD"))
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, http.StatusNotFound, "Not Found")
+	})
+	return h
+}
+
+// ServeHTTP recovers from panics, authorizes the request, then routes it.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tw := &trackingWriter{ResponseWriter: w}
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		h.o.logger.Error("httpapi: handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+		if !tw.wrote {
+			h.fail(tw, http.StatusInternalServerError, "Internal Server Error")
+		}
+	}()
+	if h.o.authorize != nil {
+		if err := h.o.authorize(r); err != nil {
+			tw.Header().Set("WWW-Authenticate", "Bearer")
+			h.fail(tw, http.StatusUnauthorized, err.Error())
+			return
+		}
+	}
+	h.mux.ServeHTTP(tw, r)
+}
+
+// trackingWriter remembers whether the response has started, so that a
+// panic after it started does not write a second status.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackingWriter) WriteHeader(status int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets [http.ResponseController] reach the underlying writer.
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// notAllowed answers 405 for a route that exists with other methods.
+func (h *handler) notAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		h.fail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	}
+}
+
+// agent checks the path's agent with the lookup hook, if there is one,
+// before it calls next.
+func (h *handler) agent(next func(w http.ResponseWriter, r *http.Request, agentID string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		agentID := r.PathValue("agent_id")
+		if h.o.agentExists != nil {
+			ok, err := h.o.agentExists(r.Context(), agentID)
+			if err != nil {
+				h.internal(w, r, fmt.Errorf("agent lookup %q: %w", agentID, err))
+				return
+			}
+			if !ok {
+				h.fail(w, http.StatusNotFound, "Agent "+agentID+" not found")
+				return
+			}
+		}
+		next(w, r, agentID)
+	}
+}
+
+// createResponse is the body of a 201.
+type createResponse struct {
+	ID              string  `json:"id"`
+	NextScheduledAt *string `json:"next_scheduled_at,omitempty"`
+}
+
+func (h *handler) create(w http.ResponseWriter, r *http.Request, agentID string) {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	if errs := checkBody(body, createShape); len(errs) > 0 {
+		h.invalid(w, errs...)
+		return
+	}
+	var req tickler.CreateRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		var ve *tickler.ValidationError
+		if errors.As(err, &ve) {
+			h.schedulerError(w, r, err)
+		} else {
+			h.invalid(w, fieldError{Loc: []any{"body"}, Msg: err.Error(), Type: typeValue})
+		}
+		return
+	}
+	sm, err := h.s.Create(r.Context(), agentID, req)
+	if err != nil {
+		h.schedulerError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/agents/"+url.PathEscape(agentID)+"/schedule/"+url.PathEscape(sm.ID))
+	h.writeJSON(w, http.StatusCreated, createResponse{ID: sm.ID, NextScheduledAt: tickler.FormatTime(sm.NextScheduledTime)})
+}
+
+// listResponse is the body of a list.
+type listResponse struct {
+	ScheduledMessages []*tickler.ScheduledMessage `json:"scheduled_messages"`
+	HasNextPage       bool                        `json:"has_next_page"`
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request, agentID string) {
+	q := r.URL.Query()
+	limit, ok := h.intQuery(w, q, "limit")
+	if !ok {
+		return
+	}
+	page, err := h.s.List(r.Context(), agentID, q.Get("after"), limit)
+	if err != nil {
+		h.schedulerError(w, r, err)
+		return
+	}
+	resp := listResponse{ScheduledMessages: page.ScheduledMessages, HasNextPage: page.HasNextPage}
+	if resp.ScheduledMessages == nil {
+		resp.ScheduledMessages = []*tickler.ScheduledMessage{}
+	}
+	h.writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request, agentID string) {
+	sm, err := h.s.Get(r.Context(), agentID, r.PathValue("scheduled_message_id"))
+	if err != nil {
+		h.schedulerError(w, r, err)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, sm)
+}
+
+// deleteResponse is the body of a delete.
+type deleteResponse struct {
+	Success bool `json:"success"`
+}
+
+func (h *handler) delete(w http.ResponseWriter, r *http.Request, agentID string) {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	// The official client sends {}; curl sends nothing. Both are fine, and
+	// anything else must be a JSON object without fields.
+	if len(bytes.TrimSpace(body)) > 0 {
+		if !isJSON(r.Header.Get("Content-Type")) {
+			h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return
+		}
+		if errs := checkBody(body, deleteShape); len(errs) > 0 {
+			h.invalid(w, errs...)
+			return
+		}
+	}
+	if err := h.s.Delete(r.Context(), agentID, r.PathValue("scheduled_message_id")); err != nil {
+		h.schedulerError(w, r, err)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, deleteResponse{Success: true})
+}
+
+// readBody reads the request body up to the limit, answering 413 beyond
+// it. It reports false if it has answered.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	tooLarge := fmt.Sprintf("Request body too large: the limit is %d bytes", h.o.maxBodyBytes)
+	if r.ContentLength > h.o.maxBodyBytes {
+		h.fail(w, http.StatusRequestEntityTooLarge, tooLarge)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.fail(w, http.StatusRequestEntityTooLarge, tooLarge)
+		} else {
+			h.fail(w, http.StatusBadRequest, "Could not read the request body")
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+// intQuery parses the query parameter name as an integer; absent or empty
+// reads as 0. It answers 422 and reports false if the value is no integer.
+func (h *handler) intQuery(w http.ResponseWriter, q url.Values, name string) (int, bool) {
+	s := q.Get(name)
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		h.invalid(w, fieldError{
+			Loc:  []any{"query", name},
+			Msg:  "Input should be a valid integer, unable to parse string as an integer",
+			Type: typeIntParsing,
+		})
+		return 0, false
+	}
+	return n, true
+}
+
+// isJSON reports whether a Content-Type is application/json or another
+// JSON media type (application/*+json); parameters such as charset are
+// ignored.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}

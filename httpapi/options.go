@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// DefaultMaxBodyBytes is the body limit unless [WithMaxBodyBytes] says
+// otherwise: 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// An Option configures the handler [New] returns.
+type Option func(*options)
+
+type options struct {
+	authorize    func(*http.Request) error
+	agentExists  func(ctx context.Context, agentID string) (bool, error)
+	maxBodyBytes int64
+	logger       *slog.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		maxBodyBytes: DefaultMaxBodyBytes,
+		logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// WithAuthorizer makes every request pass fn before anything else is
+// looked at. A non-nil error answers 401 with a WWW-Authenticate: Bearer
+// header, and the error's text as the detail, so fn should say no more than
+// the caller may know. fn is called concurrently. Letta's clients send
+// "Authorization: Bearer <api key>"; [BearerToken] checks exactly that.
+func WithAuthorizer(fn func(r *http.Request) error) Option {
+	return func(o *options) { o.authorize = fn }
+}
+
+// WithAgentLookup makes every route first ask fn whether the agent of the
+// path exists: false answers 404, and an error answers 500 (and is logged).
+// Without it every agent id is accepted, and an agent with no scheduled
+// messages simply has an empty list. fn is called concurrently, with the
+// request's context.
+func WithAgentLookup(fn func(ctx context.Context, agentID string) (bool, error)) Option {
+	return func(o *options) { o.agentExists = fn }
+}
+
+// WithMaxBodyBytes sets the largest request body accepted (default
+// [DefaultMaxBodyBytes]); a larger one answers 413. Image parts travel
+// base64-encoded inside the body, so a host that schedules images may need
+// more. A limit below 2 is raised to 2, so that a DELETE's "{}" fits.
+func WithMaxBodyBytes(n int64) Option {
+	return func(o *options) { o.maxBodyBytes = max(n, 2) }
+}
+
+// WithLogger sets the logger for server-side failures (5xx) and panics.
+// By default nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// ErrUnauthorized is the error [BearerToken]'s authorizer returns.
+var ErrUnauthorized = errors.New("invalid or missing API key")
+
+// BearerToken returns an authorizer for [WithAuthorizer] that accepts a
+// request whose Authorization header is "Bearer <key>" for one of keys,
+// compared in constant time. With no keys it refuses every request.
+func BearerToken(keys ...string) func(r *http.Request) error {
+	want := make([][]byte, len(keys))
+	for i, k := range keys {
+		want[i] = []byte(k)
+	}
+	return func(r *http.Request) error {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return ErrUnauthorized
+		}
+		got := []byte(strings.TrimSpace(token))
+		match := 0
+		for _, w := range want {
+			match |= subtle.ConstantTimeCompare(got, w)
+		}
+		if match != 1 {
+			return ErrUnauthorized
+		}
+		return nil
+	}
+}
