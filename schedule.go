@@ -86,8 +86,10 @@ func (o once) Next(t time.Time) time.Time {
 // no descriptors such as @every).
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
 
-// parseCron parses a 5-field expression. Without a CRON_TZ= or TZ= prefix it
-// is evaluated in UTC, as Letta evaluates it.
+// parseCron parses a 5-field expression. Without a prefix it is evaluated
+// in UTC, as Letta evaluates it. With a "CRON_TZ=Area/City " (or "TZ=")
+// prefix it is evaluated on that zone's wall clock, under the DST policy of
+// [zoned].
 func parseCron(expr string) (trigger, error) {
 	sched, err := cronParser.Parse(expr)
 	if err != nil {
@@ -97,10 +99,89 @@ func parseCron(expr string) (trigger, error) {
 	if !ok {
 		return nil, errors.New("unsupported expression")
 	}
-	if !strings.HasPrefix(expr, "CRON_TZ=") && !strings.HasPrefix(expr, "TZ=") {
-		spec.Location = time.UTC
+	loc := spec.Location
+	// Evaluated on UTC, the fields match wall-clock times with no
+	// transitions in between; zoned maps them onto the real zone.
+	spec.Location = time.UTC
+	if !hasZonePrefix(expr) || loc == time.UTC {
+		return spec, nil
 	}
-	return spec, nil
+	return zoned{spec: spec, loc: loc}, nil
+}
+
+func hasZonePrefix(expr string) bool {
+	expr = strings.TrimSpace(expr)
+	return strings.HasPrefix(expr, "CRON_TZ=") || strings.HasPrefix(expr, "TZ=")
+}
+
+// zoned evaluates a cron expression on the wall clock of a time zone, with
+// this DST policy:
+//
+//   - a wall-clock time skipped by a spring-forward transition runs once,
+//     at the end of the gap (a job at 02:30 runs at 03:00 on the day New
+//     York springs forward);
+//   - a wall-clock time repeated by a fall-back transition runs once, at
+//     its first instance (a job at 01:30 runs at 01:30 EDT, not again at
+//     01:30 EST).
+//
+// It works on "wall times": instants whose UTC fields are the zone's local
+// fields, on which robfig's matcher sees no transitions.
+type zoned struct {
+	spec *cron.SpecSchedule // with Location UTC
+	loc  *time.Location
+}
+
+// wall returns t's local fields in z as a UTC instant.
+func (z zoned) wall(t time.Time) time.Time {
+	l := t.In(z.loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+}
+
+func (z zoned) Next(t time.Time) time.Time {
+	w := z.wall(t)
+	for range 1000 { // each round moves w forward; a real zone needs two
+		w = z.spec.Next(w)
+		if w.IsZero() {
+			return w
+		}
+		if at := z.instant(w); at.After(t) {
+			return at
+		}
+		// w's first instance is not after t: t is in the second pass of a
+		// repeated hour, which does not run again.
+	}
+	return time.Time{}
+}
+
+// instant returns the first real instant whose wall time is w, or, if a
+// spring-forward gap skips w, the end of that gap.
+func (z zoned) instant(w time.Time) time.Time {
+	_, before := w.Add(-48 * time.Hour).In(z.loc).Zone()
+	_, after := w.Add(48 * time.Hour).In(z.loc).Zone()
+	a := w.Add(-time.Duration(before) * time.Second)
+	b := w.Add(-time.Duration(after) * time.Second)
+	if b.Before(a) {
+		a, b = b, a
+	}
+	for _, c := range []time.Time{a, b} {
+		if z.wall(c).Equal(w) {
+			return c.UTC()
+		}
+	}
+	// In a gap: the first instant whose wall time is at or after w. Wall
+	// time does not decrease across a gap, so bisect between a and b.
+	for b.Sub(a) > time.Millisecond {
+		m := a.Add(b.Sub(a) / 2).Truncate(time.Millisecond)
+		if m.Equal(a) {
+			break
+		}
+		if z.wall(m).Before(w) {
+			a = m
+		} else {
+			b = m
+		}
+	}
+	return b.UTC()
 }
 
 // compile checks the schedule's shape and returns its trigger. It does not

@@ -41,6 +41,11 @@ var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // before they fail the test.
 var WaitTimeout = 10 * time.Second
 
+// MaxSleep is the scheduler's max sleep in a bundle unless the test's
+// options set another: longer than tickler's default, so that advancing a
+// mock clock by days does not wake the scheduler every minute on the way.
+var MaxSleep = 24 * time.Hour
+
 // Bundle is a started scheduler with the pieces a test needs.
 type Bundle struct {
 	TB        testing.TB
@@ -75,7 +80,9 @@ func NewWith(tb testing.TB, cfg Config) *Bundle {
 	if b.Store == nil {
 		b.Store = memory.New()
 	}
-	opts := append([]tickler.Option{tickler.WithClock(b.Clock)}, cfg.Options...)
+	// A long max sleep: on a mock clock, each wake-up of the bounded sleep
+	// is a timer the mock runs on its way to the target time.
+	opts := append([]tickler.Option{tickler.WithClock(b.Clock), tickler.WithMaxSleep(MaxSleep)}, cfg.Options...)
 	s, err := tickler.New(b.Store, b.Recorder, opts...)
 	if err != nil {
 		tb.Fatalf("ticklertest: %v", err)
