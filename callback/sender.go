@@ -1,0 +1,312 @@
+package callback
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickler-go/tickler"
+)
+
+// Payload is the JSON body POSTed to a callback URL when a delivery ends.
+// Every field is always present; response, run_id and error are null when
+// there is nothing to say.
+type Payload struct {
+	ScheduledMessageID string `json:"scheduled_message_id"`
+	AgentID            string `json:"agent_id"`
+	// Occurrence is the instant the occurrence was due, in
+	// [tickler.TimeLayout].
+	Occurrence string `json:"occurrence"`
+	// IdempotencyKey is the delivery's key; it is also sent as the
+	// Idempotency-Key header. A receiver may see the same key more than
+	// once (a retried callback, or a redelivered occurrence).
+	IdempotencyKey string `json:"idempotency_key"`
+	// Status is "success" or "failed".
+	Status tickler.Status `json:"status"`
+	// Attempts is how many times the Deliverer was called.
+	Attempts int `json:"attempts"`
+	// Response is the Deliverer's [tickler.Result.Response] as JSON.
+	Response json.RawMessage `json:"response"`
+	// RunID is the Deliverer's [tickler.Result.RunID].
+	RunID *string `json:"run_id"`
+	// Error is the last delivery error of a failed occurrence.
+	Error *string `json:"error"`
+}
+
+// Report says how one callback ended; see [WithReporter].
+type Report struct {
+	URL     string
+	Payload Payload
+	// Attempts is how many HTTP requests were tried.
+	Attempts int
+	// StatusCode is the status of the last answer, 0 if there was none.
+	StatusCode int
+	// Err is nil if the receiver answered 2xx.
+	Err error
+}
+
+// Stats counts what a [Sender] has done since [New].
+type Stats struct {
+	// Sent counts callbacks answered with 2xx.
+	Sent uint64
+	// Failed counts callbacks given up: retries exhausted, an answer not
+	// worth retrying, a refused address, or Close's context ended.
+	Failed uint64
+	// Dropped counts callbacks never tried: the queue was full, or the
+	// sender was closed.
+	Dropped uint64
+}
+
+// Sender POSTs a [Payload] to a scheduled message's callback_url when a
+// delivery of it ends. Pass its Handle method to [tickler.WithEventHandler].
+// Create one with [New] and Close it after the scheduler has stopped.
+type Sender struct {
+	o      options
+	client *http.Client
+	own    *http.Transport // the default transport, closed by Close
+
+	mu     sync.RWMutex // guards closed against sends on queue
+	closed bool
+	queue  chan job
+	wg     sync.WaitGroup
+	ctx    context.Context // cancelled when Close gives up waiting
+	cancel context.CancelFunc
+
+	sent, failed, dropped atomic.Uint64
+}
+
+type job struct {
+	url     string
+	payload Payload
+	body    []byte
+}
+
+// New returns a sender and starts its workers.
+func New(opts ...Option) *Sender {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Sender{o: o, client: o.client, queue: make(chan job, o.queueSize)}
+	if s.client == nil {
+		g := newGuard(o.allowPrivate, o.resolver)
+		s.own = &http.Transport{
+			Proxy:                 nil, // a proxy would connect where the guard cannot see
+			DialContext:           g.DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          100,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+		s.client = &http.Client{
+			Transport: s.own,
+			// A redirect is an answer like any other: not followed.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for range o.workers {
+		s.wg.Add(1)
+		go s.work()
+	}
+	return s
+}
+
+// Handle takes an event of the scheduler and, if it ends a delivery of a
+// scheduled message that has a callback_url, queues a callback. It never
+// blocks and never fails the schedule.
+//
+// EventDelivered sends status "success" with the Deliverer's result, and
+// EventGaveUp sends status "failed" with the last error. EventRetry is not
+// the end of a delivery, and EventSkipped is no delivery at all (the
+// misfire policy dropped the occurrence, which the history records): both
+// send nothing.
+//
+// When the queue is full, or the sender is closed, the callback is
+// dropped: it is counted in [Stats].Dropped and logged as a warning.
+// Raise [WithQueueSize] or [WithWorkers] if that happens.
+func (s *Sender) Handle(ev tickler.Event) {
+	if ev.CallbackURL == "" {
+		return
+	}
+	p := Payload{
+		ScheduledMessageID: ev.ScheduledMessageID,
+		AgentID:            ev.AgentID,
+		IdempotencyKey:     ev.IdempotencyKey,
+		Attempts:           ev.Attempt,
+	}
+	if t := tickler.FormatTime(ev.Occurrence); t != nil {
+		p.Occurrence = *t
+	}
+	switch ev.Kind {
+	case tickler.EventDelivered:
+		p.Status = tickler.StatusSuccess
+		if ev.Result.Response != nil {
+			b, err := json.Marshal(ev.Result.Response)
+			if err != nil {
+				s.o.logger.Warn("callback: the delivery's response is not JSON; sending null", "id", ev.ScheduledMessageID, "err", err)
+			} else {
+				p.Response = b
+			}
+		}
+		if ev.Result.RunID != "" {
+			p.RunID = &ev.Result.RunID
+		}
+	case tickler.EventGaveUp:
+		p.Status = tickler.StatusFailed
+		if ev.Err != nil {
+			msg := ev.Err.Error()
+			p.Error = &msg
+		}
+	default:
+		return
+	}
+	body, err := json.Marshal(p)
+	if err != nil { // cannot happen: every field marshals
+		s.o.logger.Error("callback: encoding the payload failed", "id", ev.ScheduledMessageID, "err", err)
+		return
+	}
+	s.enqueue(job{url: ev.CallbackURL, payload: p, body: body})
+}
+
+func (s *Sender) enqueue(j job) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	why := "the sender is closed"
+	if !s.closed {
+		select {
+		case s.queue <- j:
+			return
+		default:
+			why = "the queue is full"
+		}
+	}
+	n := s.dropped.Add(1)
+	s.o.logger.Warn("callback: dropped: "+why, "url", j.url, "key", j.payload.IdempotencyKey, "dropped", n)
+}
+
+// Stats returns the counts so far. It is safe to call at any time.
+func (s *Sender) Stats() Stats {
+	return Stats{Sent: s.sent.Load(), Failed: s.failed.Load(), Dropped: s.dropped.Load()}
+}
+
+// Close stops taking callbacks (later ones are dropped) and waits until
+// every queued and running callback has ended, or until ctx ends; then it
+// cancels what is left, which fails without further retries, and returns
+// ctx's error. Call it after the scheduler has stopped, so that no event
+// arrives after it.
+func (s *Sender) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.queue)
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("callback: Close: %w", ctx.Err())
+		s.cancel()
+		<-done
+	}
+	s.cancel()
+	if s.own != nil {
+		s.own.CloseIdleConnections()
+	}
+	return err
+}
+
+func (s *Sender) work() {
+	defer s.wg.Done()
+	for j := range s.queue {
+		s.send(j)
+	}
+}
+
+// send tries one callback until it is answered 2xx, fails for good, or
+// runs out of retries.
+func (s *Sender) send(j job) {
+	rep := Report{URL: j.url, Payload: j.payload}
+	for {
+		rep.Attempts++
+		var retry bool
+		rep.StatusCode, retry, rep.Err = s.post(j)
+		if rep.Err == nil || !retry || rep.Attempts > s.o.retries || s.ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(s.backoff(rep.Attempts))
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+		}
+		t.Stop()
+		if s.ctx.Err() != nil {
+			rep.Err = fmt.Errorf("%w (closing after %d attempts)", rep.Err, rep.Attempts)
+			break
+		}
+	}
+	if rep.Err == nil {
+		s.sent.Add(1)
+		s.o.logger.Debug("callback: sent", "url", j.url, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts)
+	} else {
+		s.failed.Add(1)
+		s.o.logger.Warn("callback: failed", "url", j.url, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts, "status", rep.StatusCode, "err", rep.Err)
+	}
+	if s.o.report != nil {
+		s.o.report(rep)
+	}
+}
+
+// post makes one attempt. It returns the answer's status (0 if none),
+// whether a failure is worth retrying, and the failure.
+func (s *Sender) post(j job) (status int, retry bool, err error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.o.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.url, bytes.NewReader(j.body))
+	if err != nil {
+		return 0, false, fmt.Errorf("callback: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "tickler-callback")
+	req.Header.Set("Idempotency-Key", j.payload.IdempotencyKey)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, !errors.Is(err, ErrRefused), err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch c := resp.StatusCode; {
+	case c >= 200 && c < 300:
+		return c, false, nil
+	case c == http.StatusRequestTimeout, c == http.StatusTooManyRequests, c >= 500:
+		return c, true, fmt.Errorf("callback: %s answered %s", j.url, resp.Status)
+	default:
+		return c, false, fmt.Errorf("callback: %s answered %s", j.url, resp.Status)
+	}
+}
+
+// backoff returns the delay after the n-th failed attempt: base·2^(n-1)
+// capped, drawn uniformly from its upper half.
+func (s *Sender) backoff(n int) time.Duration {
+	d := s.o.backoffBase
+	for i := 1; i < n && d < s.o.backoffCap; i++ {
+		d *= 2
+	}
+	d = min(d, s.o.backoffCap)
+	if d <= 1 {
+		return max(d, 0)
+	}
+	return d/2 + rand.N(d/2+1)
+}
