@@ -1,0 +1,325 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tickler-go/tickler/bench/suite"
+)
+
+type report struct {
+	NS      []int            `json:"ns"`
+	Libs    []suite.Factory  `json:"-"`
+	Cells   map[string]*cell `json:"cells"`
+	None    *cell            `json:"none"`
+	Bursts  []*cell          `json:"bursts"`
+	Started time.Time        `json:"started"`
+	Took    time.Duration    `json:"took"`
+}
+
+func (r *report) cell(lib string, n int) *cell { return r.Cells[fmt.Sprintf("%s:%d", lib, n)] }
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("### Run of %s (took %v)\n\n", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Took.Round(time.Second))
+	p("Machine: %s.  \n", machine())
+	p("Flags: -n %s -idle %v -window %v -budget %v -burst %d -seed %d.\n\n", *nFlag, *idle, *window, *budget, *burst, *seed)
+
+	p("#### Add, memory, idle, remove\n\n")
+	p("| library | N | add (ns/op) | heap B/job | RSS B/job | goroutines +N | idle CPU | remove (ns/op) | remove total |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	if c := r.None; c != nil && c.Res != nil {
+		p("| *(no scheduler)* | 0 | | | | | %s | | |\n", idleCell(c.Res))
+	}
+	for _, f := range r.Libs {
+		for _, n := range r.NS {
+			c := r.cell(f.Name, n)
+			row := []string{libName(f), count(n)}
+			switch {
+			case c == nil:
+				continue
+			case c.Skipped != "":
+				row = append(row, c.Skipped, "", "", "", "", "", "")
+			case c.Res == nil:
+				row = append(row, "failed: "+c.Killed, "", "", "", "", "", "")
+			default:
+				res := c.Res
+				row = append(row, opCell(res.Add, n))
+				if res.MemMeasured {
+					row = append(row, bytesCell(res.HeapPerJob), bytesCell(res.AnonPerJob+res.FilePerJob),
+						fmt.Sprintf("%+d", res.Goroutines))
+				} else {
+					row = append(row, "", "", "")
+				}
+				row = append(row, idleCell(res), opCell(res.Remove, n), totalCell(res.Remove, n))
+				if c.Killed != "" {
+					row[len(row)-1] += " (" + c.Killed + ")"
+				}
+			}
+			p("| %s |\n", strings.Join(row, " | "))
+		}
+	}
+
+	p("\n#### Fire N jobs due evenly over %v\n\n", *window)
+	p("Lateness is first firing minus due instant (due instants are whole milliseconds). ")
+	p("CPU is the process's user+system time from 20 ms before the window to the last firing.\n\n")
+	p("| library | N | fired | lost | dup | p50 late | p99 late | max late | CPU | CPU / wall |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, f := range r.Libs {
+		for _, n := range r.NS {
+			c := r.cell(f.Name, n)
+			if c == nil {
+				continue
+			}
+			row := []string{libName(f), count(n)}
+			var fr *suite.Fire
+			if c.Res != nil {
+				fr = c.Res.Fire
+			}
+			switch {
+			case c.Skipped != "":
+				row = append(row, c.Skipped)
+			case fr == nil:
+				why := "not run: adds or removes over budget"
+				if c.Killed != "" {
+					why = "not run: " + c.Killed
+				}
+				row = append(row, why)
+			default:
+				row = append(row, fireCells(fr, n)...)
+			}
+			for len(row) < 10 {
+				row = append(row, "")
+			}
+			p("| %s |\n", strings.Join(row, " | "))
+		}
+	}
+
+	if len(r.Bursts) > 0 {
+		p("\n#### tickler alone: deliveries/s end to end\n\n")
+		p("N one-time schedules all due at the same millisecond; every delivery is acknowledged to the store ")
+		p("(with bolt: an fsynced commit that removes the record).\n\n")
+		p("| store | N | fired | lost | dup | deliveries/s | p50 late | p99 late | max late | CPU |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, c := range r.Bursts {
+			if c.Res == nil || c.Res.Fire == nil {
+				p("| ? | | failed: %s |\n", c.Killed)
+				continue
+			}
+			fr := c.Res.Fire
+			rate := "—"
+			if d := fr.Late.Max; fr.Late.Fired > 0 && d > 0 {
+				rate = fmt.Sprintf("%.0f", float64(fr.Late.Fired)/d.Seconds())
+			}
+			p("| %s | %s | %d | %d | %d | %s | %s | %s | %s | %s |\n", c.Res.Lib, count(c.Res.N),
+				fr.Late.Fired, fr.Late.Lost, fr.Late.Dup, rate, ms(fr.Late.P50), ms(fr.Late.P99), ms(fr.Late.Max),
+				ms(fr.CPU))
+		}
+	}
+
+	if rows := r.restarts(); len(rows) > 0 {
+		p("\n#### tickler-bolt: restart with N stored\n\n")
+		p("Stop, close the file, then `bolt.Open` + `tickler.New` + `Start` (the first claim); heap after GC, per stored schedule.\n\n")
+		p("| N | open → started | heap B/schedule after restart |\n|---:|---:|---:|\n")
+		for _, row := range rows {
+			p("%s\n", row)
+		}
+	}
+
+	p("\n#### Targets (tickler through its public API, figures from this run)\n\n")
+	p("| target | figure | met |\n|---|---|---|\n")
+	for _, t := range r.targets() {
+		p("| %s | %s | %s |\n", t[0], t[1], t[2])
+	}
+
+	p("\n#### Adapters\n\n")
+	for _, f := range r.Libs {
+		par := ""
+		if f.Parallel > 1 {
+			par = fmt.Sprintf(" (adds and removes from %d goroutines)", f.Parallel)
+		}
+		p("- `%s`: %s%s\n", f.Name, f.Note, par)
+	}
+	return b.String()
+}
+
+func (r *report) restarts() []string {
+	var rows []string
+	for _, n := range r.NS {
+		c := r.cell("tickler-bolt", n)
+		if c == nil || c.Res == nil || c.Res.Restart == nil {
+			continue
+		}
+		rs := c.Res.Restart
+		if rs.Err != "" {
+			rows = append(rows, fmt.Sprintf("| %s | failed: %s | |", count(n), rs.Err))
+			continue
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s |", count(n), ms(rs.Took), bytesCell(rs.HeapPerJob)))
+	}
+	return rows
+}
+
+// targets checks the issue's targets against this run.
+func (r *report) targets() [][3]string {
+	var out [][3]string
+	add := func(target, figure string, met *bool) {
+		m := "n/a"
+		if met != nil {
+			m = map[bool]string{true: "yes", false: "**no**"}[*met]
+		}
+		out = append(out, [3]string{target, figure, m})
+	}
+	yes := func(b bool) *bool { return &b }
+	res := func(lib string, n int) *suite.Result {
+		if c := r.cell(lib, n); c != nil {
+			return c.Res
+		}
+		return nil
+	}
+	const k100, m1 = 100_000, 1_000_000
+	for _, lib := range []string{"tickler-memory", "tickler-bolt"} {
+		t := res(lib, k100)
+		if t == nil || !t.Add.Complete(k100) {
+			add(lib+": add at 100k ≤ 2 µs/op", "not measured", nil)
+			continue
+		}
+		ns := t.Add.NsPerOp()
+		fig := fmt.Sprintf("%.0f ns/op", ns)
+		met := ns <= 2000
+		if g := res("gocron", k100); g != nil && g.Add.Complete(k100) {
+			ratio := g.Add.NsPerOp() / ns
+			fig += fmt.Sprintf(", gocron %.0f ns/op = %.1f×", g.Add.NsPerOp(), ratio)
+			met = met && ratio >= 6
+			add(lib+": add at 100k ≤ 2 µs/op and ≥ 6× faster than gocron", fig, yes(met))
+		} else {
+			add(lib+": add at 100k ≤ 2 µs/op and ≥ 6× faster than gocron", fig+", gocron not measured", yes(ns <= 2000))
+		}
+	}
+	for _, n := range []int{m1, k100} {
+		if t := res("tickler-bolt", n); t != nil && t.MemMeasured {
+			fig := fmt.Sprintf("%s B/job at N=%s", bytesCell(t.HeapPerJob), count(n))
+			if g := res("gocron", n); g != nil && g.MemMeasured {
+				fig += fmt.Sprintf(" (gocron %s)", bytesCell(g.HeapPerJob))
+			}
+			add("tickler-bolt: heap per pending schedule ≤ 100 B", fig, yes(t.HeapPerJob <= 100))
+			break
+		}
+	}
+	for _, lib := range []string{"tickler-memory", "tickler-bolt"} {
+		t := res(lib, k100)
+		if t == nil || t.Fire == nil || t.Fire.Err != "" && t.Fire.Late.Fired == 0 {
+			add(lib+": fire 100k over 2 s: p99 ≤ 1.5 ms, none lost or duplicated", "not measured", nil)
+			continue
+		}
+		l := t.Fire.Late
+		add(lib+": fire 100k over 2 s: p99 ≤ 1.5 ms, none lost or duplicated",
+			fmt.Sprintf("p99 %s, lost %d, dup %d", ms(l.P99), l.Lost, l.Dup),
+			yes(l.P99 <= 1500*time.Microsecond && l.Lost == 0 && l.Dup == 0))
+	}
+	for _, lib := range []string{"tickler-memory", "tickler-bolt"} {
+		t := res(lib, m1)
+		if t == nil || t.Remove == nil {
+			add(lib+": remove 1M ≤ 1 s", "not measured", nil)
+			continue
+		}
+		add(lib+": remove 1M ≤ 1 s", totalCell(t.Remove, m1), yes(t.Remove.Complete(m1) && t.Remove.Elapsed <= time.Second))
+	}
+	for _, lib := range []string{"tickler-memory", "tickler-bolt"} {
+		t := res(lib, m1)
+		if t == nil || t.IdleWindow == 0 || r.None == nil || r.None.Res == nil {
+			add(lib+": idle with 1M pending ≈ empty process", "not measured", nil)
+			continue
+		}
+		none := r.None.Res.IdleCPU
+		// "Indistinguishable": within 20 ms of CPU over the window, or 0.2 % of a core.
+		slack := max(20*time.Millisecond, t.IdleWindow/500)
+		add(lib+": idle with 1M pending ≈ empty process",
+			fmt.Sprintf("%s vs %s over %v", ms(t.IdleCPU), ms(none), t.IdleWindow),
+			yes(t.IdleCPU <= none+slack))
+	}
+	if t := res("tickler-bolt", m1); t != nil && t.Restart != nil && t.Restart.Err == "" {
+		add("tickler-bolt: restart with 1M ≤ 3 s", ms(t.Restart.Took), yes(t.Restart.Took <= 3*time.Second))
+	}
+	for _, n := range []int{m1, k100} {
+		if t := res("tickler-bolt", n); t != nil && t.Add.Complete(n) {
+			rate := 1e9 / t.Add.NsPerOp()
+			add("tickler-bolt: durable creates ≥ 20,000/s with 64 callers",
+				fmt.Sprintf("%.0f/s (N=%s)", rate, count(n)), yes(rate >= 20000))
+			break
+		}
+	}
+	return out
+}
+
+func libName(f suite.Factory) string { return "`" + f.Name + "`" }
+
+func count(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+func opCell(o *suite.Op, n int) string {
+	switch {
+	case o == nil:
+		return "—"
+	case o.OverBudget:
+		return fmt.Sprintf("over budget: %s of %s in %v (%.0f)", count(o.Done), count(n), o.Elapsed.Round(time.Second), o.NsPerOp())
+	case o.Err != "":
+		return "error: " + o.Err
+	}
+	return fmt.Sprintf("%.0f", o.NsPerOp())
+}
+
+func totalCell(o *suite.Op, n int) string {
+	if o == nil || !o.Complete(n) {
+		return "—"
+	}
+	return ms(o.Elapsed)
+}
+
+func idleCell(r *suite.Result) string {
+	if r.IdleWindow == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s / %v", ms(r.IdleCPU), r.IdleWindow)
+}
+
+func fireCells(fr *suite.Fire, n int) []string {
+	l := fr.Late
+	if fr.Err != "" && l.Fired == 0 {
+		return []string{fr.Err}
+	}
+	util := "—"
+	if fr.Wall > 0 {
+		util = fmt.Sprintf("%.0f%%", 100*fr.CPU.Seconds()/fr.Wall.Seconds())
+	}
+	cells := []string{fmt.Sprint(l.Fired), fmt.Sprint(l.Lost), fmt.Sprint(l.Dup),
+		ms(l.P50), ms(l.P99), ms(l.Max), ms(fr.CPU), util}
+	if fr.Err != "" {
+		cells[len(cells)-1] += " (" + fr.Err + ")"
+	}
+	_ = n
+	return cells
+}
+
+func ms(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= 100*time.Millisecond:
+		return fmt.Sprintf("%.0f ms", float64(d)/1e6)
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+}
+
+func bytesCell(b float64) string { return fmt.Sprintf("%.0f", b) }
