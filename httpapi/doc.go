@@ -11,6 +11,17 @@
 //	GET    /v1/agents/{agent_id}/schedule/{scheduled_message_id}/history?offset=&limit=
 //	                                                                     200 {history, has_next_page, next_offset}
 //
+// List pages through an agent's scheduled messages in creation order:
+// after is the last id the caller saw (exclusive), and limit defaults to
+// [tickler.DefaultPageSize] and is lowered to the scheduler's maximum page
+// size ([tickler.WithMaxPageSize]). Both are strings on the wire, as
+// Letta's clients send them. History lists a scheduled message's delivery
+// outcomes, newest first, offset entries in; each entry is {id,
+// scheduled_message_id, status, response, run_id, sent_at}, with
+// occurrence, attempts and (for a failure or a skip) error added. A
+// one-time message and its history are gone once it has fired, so history
+// is mostly of use for recurring messages.
+//
 // # Errors
 //
 // Every error answers with a JSON body {"detail": ...}, as Letta's
