@@ -117,6 +117,7 @@ type dispatcher struct {
 	storeNext time.Time // earliest known stored occurrence after cursor; zero if none
 	claiming  bool      // a claim reads the store; offers wait in recent
 	recent    []Due
+	forgotten map[string]bool // deleted while a claim read the store
 	state     int // stateNew, stateRunning, stateStopped
 	startedAt time.Time
 	changed   chan struct{} // closed and replaced at every change of the above
@@ -283,6 +284,13 @@ func (d *dispatcher) forget(id string) {
 	if f, ok := d.flights[id]; ok {
 		f.deleted = true
 	}
+	if d.claiming {
+		// The claim may have read the record before it was deleted.
+		if d.forgotten == nil {
+			d.forgotten = make(map[string]bool)
+		}
+		d.forgotten[id] = true
+	}
 }
 
 // needClaim reports whether stored occurrences due by t may be missing
@@ -308,8 +316,8 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.claiming = false
-	recent := d.recent
-	d.recent = nil
+	recent, forgotten := d.recent, d.forgotten
+	d.recent, d.forgotten = nil, nil
 	defer d.notify()
 	if err != nil {
 		for _, r := range recent {
@@ -319,7 +327,9 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	}
 	d.loaded = true
 	for _, due := range due {
-		d.push(due)
+		if !forgotten[due.ID] {
+			d.push(due)
+		}
 	}
 	if len(due) == d.s.o.claimBatch {
 		d.cursor, d.full = due[len(due)-1], true

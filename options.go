@@ -17,6 +17,8 @@ const (
 	DefaultLookahead        = 5 * time.Second
 	DefaultMaxSleep         = time.Minute
 	DefaultMisfireThreshold = time.Minute
+	DefaultMaxMessages      = 100
+	DefaultMaxScheduleBytes = 1 << 20
 )
 
 // DefaultRetryPolicy is the retry policy unless [WithRetryPolicy] says
@@ -41,6 +43,10 @@ type options struct {
 	lookahead        time.Duration
 	claimBatch       int
 	maxSleep         time.Duration
+	maxMessages      int
+	maxBytes         int
+	maxPerAgent      int
+	minInterval      time.Duration
 }
 
 func defaultOptions() options {
@@ -56,6 +62,8 @@ func defaultOptions() options {
 		lookahead:        DefaultLookahead,
 		claimBatch:       10000,
 		maxSleep:         DefaultMaxSleep,
+		maxMessages:      DefaultMaxMessages,
+		maxBytes:         DefaultMaxScheduleBytes,
 	}
 }
 
@@ -151,3 +159,23 @@ func WithLookahead(d time.Duration) Option {
 func WithMaxSleep(d time.Duration) Option {
 	return func(o *options) { o.maxSleep = max(d, time.Millisecond) }
 }
+
+// WithMaxMessages bounds the messages of one scheduled message (default
+// [DefaultMaxMessages]); 0 means no bound. Create answers a larger request
+// with a *[ValidationError] on "messages" that matches [ErrLimitExceeded].
+func WithMaxMessages(n int) Option { return func(o *options) { o.maxMessages = max(n, 0) } }
+
+// WithMaxScheduleBytes bounds the size of one scheduled message's payload,
+// as JSON (default [DefaultMaxScheduleBytes]); 0 means no bound.
+func WithMaxScheduleBytes(n int) Option { return func(o *options) { o.maxBytes = max(n, 0) } }
+
+// WithMaxSchedulesPerAgent bounds how many scheduled messages one agent may
+// have at once; 0 (the default) means no bound. The bound is checked and
+// the message created under a lock per agent, so concurrent creates cannot
+// exceed it in one process.
+func WithMaxSchedulesPerAgent(n int) Option { return func(o *options) { o.maxPerAgent = max(n, 0) } }
+
+// WithMinInterval rejects recurring schedules whose occurrences come closer
+// together than d (checked over their first 1,000 occurrences). The default,
+// 0, allows anything cron can say: once a minute at most.
+func WithMinInterval(d time.Duration) Option { return func(o *options) { o.minInterval = max(d, 0) } }

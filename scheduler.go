@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -124,8 +125,11 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 		return nil, err
 	}
 	now := s.o.clock.Now()
-	_, first, err := req.Schedule.first(now)
+	trig, first, err := req.Schedule.first(now)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLimits(&msg, trig, first); err != nil {
 		return nil, err
 	}
 	r := &Record{
@@ -142,6 +146,44 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 	}
 	s.d.offer(Due{ID: r.ID, At: r.Next, Version: r.Version})
 	return r.scheduled(), nil
+}
+
+// ErrLimitExceeded is matched (with errors.Is) by the validation error of
+// a request over one of the limits set by options such as [WithMaxMessages].
+var ErrLimitExceeded = errors.New("tickler: limit exceeded")
+
+func (s *Scheduler) checkLimits(msg *MessageCreate, trig trigger, first time.Time) error {
+	o := s.o
+	over := func(field, format string, args ...any) error {
+		return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...), Err: ErrLimitExceeded}
+	}
+	if o.maxMessages > 0 && len(msg.Messages) > o.maxMessages {
+		return over("messages", "%d messages, more than the limit of %d", len(msg.Messages), o.maxMessages)
+	}
+	if o.maxBytes > 0 {
+		b, err := json.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("tickler: encoding the message: %w", err)
+		}
+		if len(b) > o.maxBytes {
+			return over("messages", "%d bytes, more than the limit of %d", len(b), o.maxBytes)
+		}
+	}
+	if o.minInterval > 0 {
+		prev := first
+		for range 1000 {
+			next := trig.Next(prev)
+			if next.IsZero() {
+				break
+			}
+			if gap := next.Sub(prev); gap < o.minInterval {
+				return over("schedule.cron_expression", "fires %v apart (at %s), less than the minimum interval of %v",
+					gap, prev.UTC().Format(TimeLayout), o.minInterval)
+			}
+			prev = next
+		}
+	}
+	return nil
 }
 
 // Get returns the agent's scheduled message with the id, or an error
