@@ -118,7 +118,7 @@ type dispatcher struct {
 	claiming  bool      // a claim reads the store; offers wait in recent
 	recent    []Due
 	forgotten map[string]bool // deleted while a claim read the store
-	state     int // stateNew, stateRunning, stateStopped
+	state     int             // stateNew, stateRunning, stateStopped
 	startedAt time.Time
 	changed   chan struct{} // closed and replaced at every change of the above
 
