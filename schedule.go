@@ -3,6 +3,7 @@ package tickler
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -90,7 +91,14 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // in UTC, as Letta evaluates it. With a "CRON_TZ=Area/City " (or "TZ=")
 // prefix it is evaluated on that zone's wall clock, under the DST policy of
 // [zoned].
-func parseCron(expr string) (trigger, error) {
+func parseCron(expr string) (_ trigger, err error) {
+	// robfig/cron v3.0.1 panics on some inputs, such as "TZ=" (found by
+	// FuzzCron); a bad expression must be an error, not a crash of the host.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cannot parse %q", expr)
+		}
+	}()
 	sched, err := cronParser.Parse(expr)
 	if err != nil {
 		return nil, err

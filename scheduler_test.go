@@ -176,7 +176,7 @@ func TestCronIsEvaluatedInUTC(t *testing.T) {
 func TestCronThatNeverFiresIsRejected(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	for _, expr := range []string{"0 0 30 2 *", "0 0 31 4 *", "* * * *", "0 * * * * *", "61 * * * *", "@every 1m", "@daily", "nonsense"} {
+	for _, expr := range []string{"TZ=", "CRON_TZ=", "0 0 30 2 *", "0 0 31 4 *", "* * * *", "0 * * * * *", "61 * * * *", "@every 1m", "@daily", "nonsense"} {
 		_, err := b.Scheduler.Create(ctx, "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.Cron(expr)})
 		var ve *tickler.ValidationError
 		if !errors.As(err, &ve) || ve.Field != "schedule.cron_expression" {

@@ -1,0 +1,115 @@
+package tickler
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// matches reports whether the wall time w (UTC fields) matches spec, with
+// cron's rule that day-of-month and day-of-week are ORed when both are
+// restricted.
+func matches(spec *cron.SpecSchedule, w time.Time) bool {
+	bit := func(set uint64, v int) bool { return set&(1<<uint(v)) != 0 }
+	const star = 1 << 63
+	dom, dow := bit(spec.Dom, w.Day()), bit(spec.Dow, int(w.Weekday()))
+	day := dom && dow
+	if spec.Dom&star == 0 && spec.Dow&star == 0 {
+		day = dom || dow
+	}
+	return w.Second() == 0 && w.Nanosecond() == 0 && bit(spec.Minute, w.Minute()) &&
+		bit(spec.Hour, w.Hour()) && bit(spec.Month, int(w.Month())) && day
+}
+
+// FuzzCron checks that parsing never panics, and that every next fire time
+// is strictly after the previous one and matches the expression (on the
+// zone's wall clock, except at the end of a spring-forward gap, where the
+// DST policy runs a skipped time).
+func FuzzCron(f *testing.F) {
+	for _, s := range []string{"* * * * *", "*/15 9-17 * * 1-5", "0 0 29 2 *", "0 0 30 2 *", "5,10 */2 1 jan,jul sun",
+		"CRON_TZ=America/New_York 30 2 * * *", "CRON_TZ=Europe/London */30 1 * * *", "TZ=Asia/Kolkata 0 0 1 * *", "0 0 31 * 5"} {
+		f.Add(s, int64(1772841600000)) // 2026-03-07
+	}
+	f.Fuzz(func(t *testing.T, expr string, fromMs int64) {
+		trig, err := parseCron(expr)
+		if err != nil {
+			return
+		}
+		from := time.UnixMilli(fromMs % (1 << 42)).UTC() // within a few centuries
+		var spec *cron.SpecSchedule
+		var z *zoned
+		switch v := trig.(type) {
+		case *cron.SpecSchedule:
+			spec = v
+		case zoned:
+			spec, z = v.spec, &v
+		}
+		prev := from
+		for range 20 {
+			next := trig.Next(prev)
+			if next.IsZero() {
+				return
+			}
+			if !next.After(prev) {
+				t.Fatalf("%q: Next(%v) = %v, not after it", expr, prev, next)
+			}
+			w := next
+			if z != nil {
+				w = z.wall(next)
+			}
+			if !matches(spec, w) {
+				gapEnd := z != nil && z.wall(next.Add(-time.Millisecond)).Add(time.Millisecond).Before(w)
+				if !gapEnd {
+					t.Fatalf("%q: Next(%v) = %v (wall %v) does not match", expr, prev, next, w)
+				}
+			}
+			prev = next
+		}
+	})
+}
+
+// FuzzCreateRequest checks that decoding never panics, and that a request
+// that decodes and validates re-encodes to JSON that decodes to the same
+// request: encoding is a fixed point.
+func FuzzCreateRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"messages":[{"content":"hello","role":"user"}],"schedule":{"scheduled_at":1786140000000}}`,
+		`{"messages":[{"content":[{"text":"look","signature":null},{"source":{"data":"aGk=","media_type":"image/png"},"type":"image"}],"role":"user","name":"n"}],"schedule":{"cron_expression":"0 9 * * 1-5","type":"recurring"},"callback_url":"https://example.com/cb","include_return_message_types":["assistant_message"],"max_steps":3.0}`,
+		`{"messages":[{"content":"x","role":"system","otid":null}],"schedule":{"scheduled_at":1.7e12,"type":"one-time"},"include_return_message_types":[]}`,
+		`{"messages":[],"schedule":{}}`,
+		`[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var req CreateRequest
+		if json.Unmarshal(data, &req) != nil {
+			return
+		}
+		msg := req.message()
+		if msg.validate() != nil {
+			return
+		}
+		if _, err := req.Schedule.compile(); err != nil {
+			return
+		}
+		enc, err := json.Marshal(req)
+		if err != nil {
+			t.Fatalf("a valid request does not encode: %v", err)
+		}
+		var again CreateRequest
+		if err := json.Unmarshal(enc, &again); err != nil {
+			t.Fatalf("re-encoded request does not decode: %v\n%s", err, enc)
+		}
+		enc2, _ := json.Marshal(again)
+		if !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding is not a fixed point:\n%s\n%s", enc, enc2)
+		}
+		if msg := again.message(); msg.validate() != nil {
+			t.Fatalf("re-encoded request no longer validates: %s", enc)
+		}
+	})
+}
