@@ -14,6 +14,7 @@ import (
 type Op struct {
 	Done       int           `json:"done"`
 	Elapsed    time.Duration `json:"elapsed"`
+	CPU        time.Duration `json:"cpu"` // the process's, user+system
 	OverBudget bool          `json:"over_budget,omitempty"`
 	Err        string        `json:"err,omitempty"`
 }
@@ -24,6 +25,14 @@ func (o *Op) NsPerOp() float64 {
 		return 0
 	}
 	return float64(o.Elapsed.Nanoseconds()) / float64(o.Done)
+}
+
+// CPUPerOp is the process's CPU time per operation.
+func (o *Op) CPUPerOp() float64 {
+	if o == nil || o.Done == 0 {
+		return 0
+	}
+	return float64(o.CPU.Nanoseconds()) / float64(o.Done)
 }
 
 // Complete reports whether every operation was done.
@@ -42,7 +51,7 @@ func Apply(parallel int, order []int, budget time.Duration, op func(id int) erro
 		first error
 		wg    sync.WaitGroup
 	)
-	start := time.Now()
+	start, cpu0 := time.Now(), CPUTime()
 	for range parallel {
 		wg.Go(func() {
 			for !stop.Load() {
@@ -69,7 +78,7 @@ func Apply(parallel int, order []int, budget time.Duration, op func(id int) erro
 		})
 	}
 	wg.Wait()
-	o := &Op{Done: int(done.Load()), Elapsed: time.Since(start), OverBudget: over.Load()}
+	o := &Op{Done: int(done.Load()), Elapsed: time.Since(start), CPU: CPUTime() - cpu0, OverBudget: over.Load()}
 	if first != nil {
 		o.Err = first.Error()
 	}

@@ -28,7 +28,7 @@ func (r *report) markdown() string {
 	p("Flags: -n %s -idle %v -window %v -budget %v -burst %d -seed %d.\n\n", *nFlag, *idle, *window, *budget, *burst, *seed)
 
 	p("#### Add, memory, idle, remove\n\n")
-	p("| library | N | add (ns/op) | heap B/job | RSS B/job | goroutines +N | idle CPU | remove (ns/op) | remove total |\n")
+	p("| library | N | add ns/op (CPU) | heap B/job | RSS B/job | goroutines +N | idle CPU | remove ns/op (CPU) | remove total |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	if c := r.None; c != nil && c.Res != nil {
 		p("| *(no scheduler)* | 0 | | | | | %s | | |\n", idleCell(c.Res))
@@ -275,7 +275,7 @@ func opCell(o *suite.Op, n int) string {
 	case o.Err != "":
 		return "error: " + o.Err
 	}
-	return fmt.Sprintf("%.0f", o.NsPerOp())
+	return fmt.Sprintf("%.0f (%.0f)", o.NsPerOp(), o.CPUPerOp())
 }
 
 func totalCell(o *suite.Op, n int) string {
