@@ -3,7 +3,6 @@ package tickler
 import (
 	"container/heap"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -537,7 +536,7 @@ func (d *dispatcher) attempt(e *entry) (next *entry, retry bool) {
 		ev.Kind, ev.Result = EventDelivered, res
 		out.Status, out.RunID = StatusSuccess, res.RunID
 		if res.Response != nil {
-			if b, err := json.Marshal(res.Response); err == nil {
+			if b, err := marshal(res.Response); err == nil {
 				out.Response = b
 			}
 		}

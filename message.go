@@ -72,9 +72,9 @@ func Parts(parts ...ContentPart) Content {
 // as a JSON array.
 func (c Content) MarshalJSON() ([]byte, error) {
 	if c.Parts == nil {
-		return json.Marshal(c.Text)
+		return marshal(c.Text)
 	}
-	return json.Marshal(c.Parts)
+	return marshal(c.Parts)
 }
 
 // UnmarshalJSON accepts a JSON string or a JSON array of parts.
@@ -204,7 +204,7 @@ type scheduledMessageJSON struct {
 
 // MarshalJSON encodes the contract's shape.
 func (m ScheduledMessage) MarshalJSON() ([]byte, error) {
-	return json.Marshal(scheduledMessageJSON{
+	return marshal(scheduledMessageJSON{
 		ID:                m.ID,
 		AgentID:           m.AgentID,
 		Message:           m.Message,
@@ -350,6 +350,19 @@ func (p *ContentPart) validate(path string) error {
 		return invalid(path+".text", "must not be empty")
 	}
 	return nil
+}
+
+// marshal is json.Marshal without HTML escaping, so that text comes back
+// byte for byte as it went in ("<" stays "<", not "\u003c"). An encoder
+// that calls a MarshalJSON method never unescapes what it returns.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // wholeNumber decodes an optional JSON number that must be a whole number
