@@ -95,28 +95,10 @@ var errShort = errors.New("value ends early")
 // [ErrCorrupt], wrapped with the reason; callers wrap it in a
 // [RecordError] naming the record.
 func decodeHeader(v []byte) (*header, error) {
-	if len(v) == 0 {
-		return nil, fmt.Errorf("%w: empty value", ErrCorrupt)
-	}
-	if v[0] != recordFormat {
-		return nil, fmt.Errorf("%w: format %d (this release reads %d)", ErrNewerFormat, v[0], recordFormat)
-	}
-	if len(v) < 6 {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, errShort)
-	}
-	if sum := crc32.Checksum(v[5:], crcTable); sum != binary.BigEndian.Uint32(v[1:5]) {
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
-	}
-	d := decoder{b: v[6:]}
-	flags := v[5]
-	if flags&^knownFlags != 0 {
-		return nil, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
-	}
 	h := &header{}
-	h.version = d.uvarint()
-	h.histSeq = d.uvarint()
-	if flags&flagNext != 0 {
-		h.hasNext, h.next = true, int64(d.uint64())
+	d, flags, err := h.decodeFixed(v)
+	if err != nil {
+		return nil, err
 	}
 	if flags&flagScheduledAt != 0 {
 		at := d.varint()
@@ -130,6 +112,38 @@ func decodeHeader(v []byte) (*header, error) {
 	}
 	h.body = d.b
 	return h, nil
+}
+
+// decodeFixed checks v's format byte and checksum and decodes the fields
+// a claim needs (version, history sequence, next occurrence) into h. It
+// returns the decoder positioned after them, and the flags.
+func (h *header) decodeFixed(v []byte) (*decoder, byte, error) {
+	if len(v) == 0 {
+		return nil, 0, fmt.Errorf("%w: empty value", ErrCorrupt)
+	}
+	if v[0] != recordFormat {
+		return nil, 0, fmt.Errorf("%w: format %d (this release reads %d)", ErrNewerFormat, v[0], recordFormat)
+	}
+	if len(v) < 6 {
+		return nil, 0, fmt.Errorf("%w: %v", ErrCorrupt, errShort)
+	}
+	if sum := crc32.Checksum(v[5:], crcTable); sum != binary.BigEndian.Uint32(v[1:5]) {
+		return nil, 0, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	flags := v[5]
+	if flags&^knownFlags != 0 {
+		return nil, 0, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
+	}
+	d := &decoder{b: v[6:]}
+	h.version = d.uvarint()
+	h.histSeq = d.uvarint()
+	if flags&flagNext != 0 {
+		h.hasNext, h.next = true, int64(d.uint64())
+	}
+	if d.err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrCorrupt, d.err)
+	}
+	return d, flags, nil
 }
 
 // decodeRecord decodes a whole record value stored under id.

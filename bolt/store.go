@@ -430,25 +430,36 @@ func (s *Store) Claim(ctx context.Context, after tickler.Due, until time.Time, l
 			if len(due) >= limit {
 				break
 			}
-			v := b.records.Get(k[8:])
-			if v == nil {
-				return &RecordError{ID: id, Err: fmt.Errorf("%w: the due index names a missing record", ErrCorrupt)}
-			}
-			h, err := decodeHeader(v)
-			if err != nil {
-				return &RecordError{ID: id, Err: err}
-			}
-			if !h.hasNext || h.next != at {
-				return &RecordError{ID: id, Err: fmt.Errorf("%w: the due index says %d, the record %v", ErrCorrupt, at, h.nextTime())}
-			}
-			due = append(due, tickler.Due{ID: id, At: time.Unix(0, at).UTC(), Version: h.version})
+			due = append(due, tickler.Due{ID: id, At: time.Unix(0, at).UTC()})
 		}
-		return nil
+		return checkDue(b.records, due)
 	})
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	return due, next, nil
+}
+
+// checkDue reads the header of the record of each claimed entry, which
+// must decode and agree with the index, and sets the entry's version.
+func checkDue(records *bbolt.Bucket, due []tickler.Due) error {
+	c := records.Cursor()
+	for i := range due {
+		d := &due[i]
+		k, v := c.Seek([]byte(d.ID))
+		if string(k) != d.ID {
+			return &RecordError{ID: d.ID, Err: fmt.Errorf("%w: the due index names a missing record", ErrCorrupt)}
+		}
+		var h header
+		if _, _, err := h.decodeFixed(v); err != nil {
+			return &RecordError{ID: d.ID, Err: err}
+		}
+		if !h.hasNext || h.next != d.At.UnixNano() {
+			return &RecordError{ID: d.ID, Err: fmt.Errorf("%w: the due index says %v, the record %v", ErrCorrupt, d.At, h.nextTime())}
+		}
+		d.Version = h.version
+	}
+	return nil
 }
 
 // Ack implements [tickler.Store.Ack]: it returns once the removed or
