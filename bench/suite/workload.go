@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,10 +204,16 @@ func Run(f Factory, cfg Config, emit func(*Result)) *Result {
 	res.Goroutines = after.Goroutines - before.Goroutines
 	res.BaseRoutines = before.Goroutines
 	res.MemMeasured = true
+	runtime.KeepAlive(ats) // they were live before the adds: keep them out of the delta
+	runtime.KeepAlive(order)
 	emit(res)
 
 	// 3. Idle CPU with N pending.
 	if cfg.Idle > 0 {
+		// Return the freed heap to the OS now, so that the background
+		// scavenger does not do it during the window: idle CPU is then
+		// the scheduler's own (timers, polling), not the runtime's.
+		debug.FreeOSMemory()
 		c0 := CPUTime()
 		time.Sleep(cfg.Idle)
 		res.IdleCPU, res.IdleWindow = CPUTime()-c0, cfg.Idle
@@ -235,7 +243,12 @@ func Run(f Factory, cfg Config, emit func(*Result)) *Result {
 	// 4. Fire N jobs due evenly over the window, on a fresh scheduler.
 	// The lead gives the adds twice the time they took above.
 	lead := max(time.Second, 2*res.Add.Elapsed+time.Second)
-	res.Fire = FireN(f, n, lead, cfg.Window, cfg.Budget, subdir(cfg.Dir, "fire"), rng)
+	if lead > cfg.Budget {
+		res.Fire = &Fire{Lead: lead, Err: fmt.Sprintf("not run: the adds alone would take %v of the %v budget",
+			res.Add.Elapsed.Round(time.Second), cfg.Budget)}
+	} else {
+		res.Fire = FireN(f, n, lead, cfg.Window, cfg.Budget, subdir(cfg.Dir, "fire"), rng)
+	}
 	emit(res)
 	return res
 }
