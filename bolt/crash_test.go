@@ -1,0 +1,523 @@
+package bolt_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/bolt"
+)
+
+// The crash test runs a scheduler over a bolt file in a child process (this
+// test binary, re-executed), kills it with SIGKILL at random moments,
+// restarts it on the same file, and at the end checks what was promised
+// against what the children acknowledged and delivered.
+//
+// The child speaks through two channels:
+//   - stdout, one line per event, written after the event happened:
+//     "C run id at-ms|cron created-ms" once a Create returned,
+//     "x run id" before a Delete is called, "X run seq id" once it returned;
+//   - the delivery log, a file appended and fsynced by the Deliverer before
+//     it returns: "D run seq id key occurrence-ms wall-ms".
+//
+// seq is one counter per child, taken by the Deliverer on its first line
+// and by the deleting goroutine right after Delete returned.
+
+var (
+	crashKills = flag.Int("crash.kills", 20, "SIGKILLs the crash test deals its child")
+	crashSeed  = flag.Uint64("crash.seed", 0, "seed of the crash test's randomness (0: from the clock)")
+)
+
+const (
+	crashEnvMode = "TICKLER_BOLT_CRASH" // "work" or "drain": run as the child
+	crashEnvDir  = "TICKLER_BOLT_CRASH_DIR"
+	crashEnvRun  = "TICKLER_BOLT_CRASH_RUN"
+	crashEnvSeed = "TICKLER_BOLT_CRASH_SEED"
+)
+
+var crashAgents = []string{"agent-a", "agent-b", "agent-c"}
+
+func TestCrashRecovery(t *testing.T) {
+	if os.Getenv(crashEnvMode) != "" {
+		t.Skip("this is the crash test's child")
+	}
+	t.Parallel()
+	seed := *crashSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -crash.seed=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	dir := t.TempDir()
+
+	var out []string // the stdout lines of every child, in order
+	for run := 1; run <= *crashKills; run++ {
+		killAfter := time.Duration(rng.Int64N(int64(1200 * time.Millisecond)))
+		out = append(out, runChild(t, dir, "work", run, rng.Uint64(), killAfter)...)
+	}
+	out = append(out, runChild(t, dir, "drain", *crashKills+1, rng.Uint64(), 0)...)
+
+	st, err := bolt.Open(filepath.Join(dir, "tickler.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log, err := os.ReadFile(filepath.Join(dir, "deliveries.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCrashRun(t, st, out, string(log))
+}
+
+// runChild runs the child in mode, kills it after killAfter (0: lets it
+// exit), and returns its stdout lines. A data race or a panic reported on
+// its stderr fails the test, and so does a work run that ends before it is
+// killed or a drain run that fails.
+func runChild(t *testing.T, dir, mode string, run int, seed uint64, killAfter time.Duration) []string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=2m")
+	cmd.Env = append(os.Environ(),
+		crashEnvMode+"="+mode,
+		crashEnvDir+"="+dir,
+		crashEnvRun+"="+strconv.Itoa(run),
+		crashEnvSeed+"="+strconv.FormatUint(seed, 10),
+	)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if killAfter > 0 {
+		timer := time.AfterFunc(killAfter, func() { _ = cmd.Process.Kill() })
+		defer timer.Stop()
+	} else {
+		timer := time.AfterFunc(90*time.Second, func() { _ = cmd.Process.Kill() })
+		defer timer.Stop()
+	}
+	var lines []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	exit := cmd.Wait()
+	if s := stderr.String(); strings.Contains(s, "DATA RACE") || strings.Contains(s, "panic:") {
+		t.Fatalf("child run %d (%s):\n%s", run, mode, s)
+	}
+	var ee *exec.ExitError
+	killed := errors.As(exit, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+	if exit != nil && !(mode == "work" && killed) {
+		t.Fatalf("child run %d (%s) failed: %v\nstdout:\n%s\nstderr:\n%s", run, mode, exit, strings.Join(lines, "\n"), stderr.String())
+	}
+	if mode == "work" && !killed {
+		t.Fatalf("child run %d ended before it was killed:\n%s", run, strings.Join(lines, "\n"))
+	}
+	return lines
+}
+
+// crashDelivery is one line of the delivery log.
+type crashDelivery struct {
+	run, seq    int
+	id, key     string
+	occ, wallMs int64
+}
+
+// crashCreate is an acknowledged Create.
+type crashCreate struct {
+	run       int
+	at        int64 // one-time instant in Unix ms; 0 for a cron schedule
+	createdMs int64
+}
+
+func checkCrashRun(t *testing.T, st *bolt.Store, out []string, log string) {
+	creates := map[string]crashCreate{}
+	deleteTried := map[string]bool{}
+	type ack struct{ run, seq int }
+	deleted := map[string]ack{}
+	var drainStart int64
+	for _, l := range out {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		switch {
+		case f[0] == "C" && len(f) == 5:
+			c := crashCreate{run: atoi(t, f[1]), createdMs: atoi64(t, f[4])}
+			if f[3] != "cron" {
+				c.at = atoi64(t, f[3])
+			}
+			creates[f[2]] = c
+		case f[0] == "x" && len(f) == 3:
+			deleteTried[f[2]] = true
+		case f[0] == "X" && len(f) == 4:
+			deleted[f[3]] = ack{atoi(t, f[1]), atoi(t, f[2])}
+		case f[0] == "DRAIN" && len(f) == 2:
+			drainStart = atoi64(t, f[1])
+		}
+	}
+	if drainStart == 0 {
+		t.Fatal("the drain run did not report its start")
+	}
+
+	var dels []crashDelivery
+	byID := map[string][]crashDelivery{}
+	for i, l := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 7 && strings.HasPrefix(l, "D ") {
+			// Torn by a kill in the middle of its write (which Linux does
+			// not do to a small write to a file, but the test need not rely
+			// on it). Its Deliverer never returned, so it proves nothing.
+			t.Logf("delivery log line %d is torn: %q", i+1, l)
+			continue
+		}
+		if len(f) != 7 || f[0] != "D" {
+			t.Fatalf("delivery log line %d is malformed: %q", i+1, l)
+		}
+		d := crashDelivery{run: atoi(t, f[1]), seq: atoi(t, f[2]), id: f[3], key: f[4], occ: atoi64(t, f[5]), wallMs: atoi64(t, f[6])}
+		dels = append(dels, d)
+		byID[d.id] = append(byID[d.id], d)
+	}
+
+	stored := map[string]*tickler.Record{}
+	for _, agent := range crashAgents {
+		after := ""
+		for {
+			recs, more, err := st.List(ctx, agent, after, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				stored[r.ID] = r
+			}
+			if !more {
+				break
+			}
+			after = recs[len(recs)-1].ID
+		}
+	}
+
+	// Every delivery carries the key of its occurrence; a key is delivered
+	// at most once per run, so duplicates come only across a kill.
+	seen := map[string]map[int]bool{}
+	for _, d := range dels {
+		if want := tickler.IdempotencyKey(d.id, time.UnixMilli(d.occ)); d.key != want {
+			t.Errorf("delivery %+v: key %s, want %s", d, d.key, want)
+		}
+		if seen[d.key] == nil {
+			seen[d.key] = map[int]bool{}
+		}
+		if seen[d.key][d.run] {
+			t.Errorf("key %s delivered twice in run %d, which no kill separates", d.key, d.run)
+		}
+		seen[d.key][d.run] = true
+		if c, ok := creates[d.id]; ok && c.at != 0 && d.occ != c.at {
+			t.Errorf("one-time %s scheduled at %d delivered for occurrence %d", d.id, c.at, d.occ)
+		}
+	}
+
+	// An acknowledged delete is durable: no later run delivers the schedule,
+	// and it is gone. Within the run that acknowledged it, one delivery may
+	// still begin after the ack: the engine decides to start a delivery
+	// before it calls the Deliverer, and a Delete returning in between
+	// cannot stop it. A stamp taken inside the Deliverer cannot tell that
+	// case from a delivery started after the ack, so the check allows one
+	// such delivery per deleted schedule and no more.
+	for id, a := range deleted {
+		after := 0
+		for _, d := range byID[id] {
+			switch {
+			case d.run > a.run:
+				t.Errorf("schedule %s delivered in run %d although its delete was acknowledged in run %d", id, d.run, a.run)
+			case d.run == a.run && d.seq > a.seq:
+				after++
+			}
+		}
+		if after > 1 {
+			t.Errorf("schedule %s: %d deliveries began after its delete was acknowledged", id, after)
+		}
+		if _, ok := stored[id]; ok {
+			t.Errorf("schedule %s is still stored after its delete was acknowledged", id)
+		}
+	}
+
+	// Every acknowledged create is stored or was delivered, and every
+	// occurrence that came due was delivered at least once.
+	oneTime, cron := 0, 0
+	for id, c := range creates {
+		r, present := stored[id]
+		if c.at != 0 {
+			oneTime++
+			if present {
+				t.Errorf("one-time %s (due %d) is still stored after the drain run: %+v", id, c.at, r)
+			}
+			if deleteTried[id] {
+				continue
+			}
+			if len(seen[tickler.IdempotencyKey(id, time.UnixMilli(c.at))]) == 0 {
+				t.Errorf("one-time %s created in run %d, due %d, was never delivered", id, c.run, c.at)
+			}
+			continue
+		}
+		cron++
+		if deleteTried[id] {
+			continue
+		}
+		if !present {
+			t.Errorf("recurring %s created in run %d is gone", id, c.run)
+		}
+		checkCronCovered(t, id, c, byID[id], drainStart)
+	}
+	t.Logf("%d kills; %d creates acknowledged (%d one-time, %d cron), %d deletes acknowledged, %d deliveries",
+		*crashKills, len(creates), oneTime, cron, len(deleted), len(dels))
+	if len(creates) == 0 || len(dels) == 0 {
+		t.Error("the children neither created nor delivered anything: the test proves nothing")
+	}
+}
+
+// checkCronCovered checks that every minute that came due for a recurring
+// schedule between its creation and the start of the drain run was
+// delivered, or was covered by a delivery of an earlier occurrence that
+// began at or after it (the engine folds occurrences that passed before a
+// delivery began into that delivery, as the misfire policy does after a
+// restart).
+func checkCronCovered(t *testing.T, id string, c crashCreate, dels []crashDelivery, drainStart int64) {
+	t.Helper()
+	minute := int64(time.Minute / time.Millisecond)
+	for m := (c.createdMs/minute + 1) * minute; m <= drainStart; m += minute {
+		covered := false
+		for _, d := range dels {
+			if d.occ == m || (d.occ < m && d.wallMs >= m) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			t.Errorf("recurring %s: the occurrence at %d was never delivered", id, m)
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func atoi64(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCrashChild is the child of TestCrashRecovery; it does nothing unless
+// that test runs it.
+func TestCrashChild(t *testing.T) {
+	mode := os.Getenv(crashEnvMode)
+	if mode == "" {
+		t.Skip("run by TestCrashRecovery")
+	}
+	dir := os.Getenv(crashEnvDir)
+	run, _ := strconv.Atoi(os.Getenv(crashEnvRun))
+	seed, _ := strconv.ParseUint(os.Getenv(crashEnvSeed), 10, 64)
+	c := &crashChild{run: run, rng: rand.New(rand.NewPCG(seed, uint64(run)))}
+	if err := c.main(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type crashChild struct {
+	run   int
+	seq   atomic.Int64
+	outMu sync.Mutex
+	logMu sync.Mutex
+	log   *os.File
+	rngMu sync.Mutex
+	rng   *rand.Rand
+}
+
+// say writes one line to stdout in one write.
+func (c *crashChild) say(format string, args ...any) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	fmt.Fprintf(os.Stdout, format+"\n", args...)
+}
+
+func (c *crashChild) intN(n int) int {
+	c.rngMu.Lock()
+	defer c.rngMu.Unlock()
+	return c.rng.IntN(n)
+}
+
+// Deliver appends the delivery to the log and fsyncs it before returning:
+// once the engine acks the occurrence, its line is on disk.
+func (c *crashChild) Deliver(_ context.Context, d *tickler.Delivery) (tickler.Result, error) {
+	seq := c.seq.Add(1)
+	line := fmt.Sprintf("D %d %d %s %s %d %d\n", c.run, seq, d.ScheduledMessageID, d.IdempotencyKey, d.Occurrence.UnixMilli(), time.Now().UnixMilli())
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	if _, err := c.log.WriteString(line); err != nil {
+		return tickler.Result{}, err
+	}
+	return tickler.Result{}, c.log.Sync()
+}
+
+func (c *crashChild) main(dir, mode string) error {
+	log, err := os.OpenFile(filepath.Join(dir, "deliveries.log"), os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	c.log = log
+	// A kill in the middle of a line would leave it unterminated: end it,
+	// so that the next line stands alone.
+	if fi, err := log.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := log.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			if _, err := log.WriteString("\n"); err != nil {
+				return err
+			}
+		}
+	}
+
+	st, err := bolt.Open(filepath.Join(dir, "tickler.db"), bolt.WithLockTimeout(10*time.Second))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := tickler.New(st, c, tickler.WithLookahead(200*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	drainStart := time.Now()
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	if mode == "drain" {
+		c.say("DRAIN %d", drainStart.UnixMilli())
+		if err := c.drain(s, drainStart); err != nil {
+			return err
+		}
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return s.Stop(stopCtx)
+	}
+
+	// Work until killed: create one-time schedules due soon (and now and
+	// then a recurring one), and delete some of what exists.
+	var poolMu sync.Mutex
+	type ref struct{ agent, id string }
+	var pool []ref
+	for _, agent := range crashAgents {
+		page, err := s.List(ctx, agent, "", 1000)
+		if err != nil {
+			return err
+		}
+		for _, sm := range page.ScheduledMessages {
+			pool = append(pool, ref{agent, sm.ID})
+		}
+	}
+	errs := make(chan error, 1)
+	for range 4 {
+		go func() {
+			for {
+				time.Sleep(time.Duration(5+c.intN(15)) * time.Millisecond)
+				poolMu.Lock()
+				if r := c.intN(100); r < 25 && len(pool) > 0 {
+					i := c.intN(len(pool))
+					victim := pool[i]
+					pool[i] = pool[len(pool)-1]
+					pool = pool[:len(pool)-1]
+					poolMu.Unlock()
+					c.say("x %d %s", c.run, victim.id)
+					err := s.Delete(ctx, victim.agent, victim.id)
+					seq := c.seq.Add(1)
+					switch {
+					case err == nil:
+						c.say("X %d %d %s", c.run, seq, victim.id)
+					case !errors.Is(err, tickler.ErrNotFound):
+						errs <- err
+						return
+					}
+					continue
+				}
+				poolMu.Unlock()
+				agent := crashAgents[c.intN(len(crashAgents))]
+				sched, at := tickler.Cron("* * * * *"), "cron"
+				if c.intN(200) != 0 {
+					sched = tickler.At(time.Now().Add(time.Duration(50+c.intN(450)) * time.Millisecond))
+					at = strconv.FormatInt(*sched.ScheduledAt, 10)
+				}
+				sm, err := s.Create(ctx, agent, tickler.CreateRequest{Messages: userText("hi"), Schedule: sched})
+				if err != nil {
+					errs <- err
+					return
+				}
+				c.say("C %d %s %s %d", c.run, sm.ID, at, time.Now().UnixMilli())
+				poolMu.Lock()
+				pool = append(pool, ref{agent, sm.ID})
+				poolMu.Unlock()
+			}
+		}()
+	}
+	return <-errs
+}
+
+// drain returns once no one-time schedule is left and every recurring one
+// has been handled up to the start of the run.
+func (c *crashChild) drain(s *tickler.Scheduler, start time.Time) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		left := 0
+		for _, agent := range crashAgents {
+			after := ""
+			for {
+				page, err := s.List(ctx, agent, after, 1000)
+				if err != nil {
+					return err
+				}
+				for _, sm := range page.ScheduledMessages {
+					if sm.Schedule.ScheduledAt != nil || !sm.NextScheduledTime.After(start) {
+						left++
+					}
+				}
+				if !page.HasNextPage {
+					break
+				}
+				after = page.ScheduledMessages[len(page.ScheduledMessages)-1].ID
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d schedules still due after %v", left, time.Since(start))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
