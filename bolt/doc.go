@@ -26,8 +26,10 @@
 // Concurrent writes share commits: one goroutine, the committer, takes
 // every write queued while the previous commit was syncing and runs them
 // in one bbolt transaction, so one fsync serves many callers. Each write
-// still fails alone: one that returns an error (ErrExists, ErrNotFound,
-// ErrConflict) has changed nothing and does not affect the others. Reads
+// still fails alone: one that is refused (ErrExists, ErrNotFound,
+// ErrConflict) changes nothing and does not affect the others, and if bbolt
+// fails one write, the transaction is rolled back and the others are
+// committed without it. Reads
 // (Get, List, Claim, History) run in read-only transactions, concurrently
 // with each other and with the committer, each on a consistent snapshot.
 //

@@ -26,11 +26,13 @@ var (
 	ErrClosed = errors.New("bolt: store is closed")
 	// ErrNewerFormat means a record, or the file, was written in a format
 	// this release does not know: by a newer release, or damaged in its
-	// first byte. It comes wrapped in a *[RecordError] naming the record.
+	// first byte. It comes wrapped in a *[RecordError] naming the record,
+	// or in Open's error naming the file.
 	ErrNewerFormat = errors.New("bolt: format written by a newer release")
-	// ErrCorrupt means a record, or an index entry, does not decode: its
-	// checksum or its structure is wrong. It comes wrapped in a
-	// *[RecordError] naming the record.
+	// ErrCorrupt means a record or an index entry does not decode: its
+	// checksum or its structure is wrong, or an index names a record that
+	// is missing or disagrees with it. It comes wrapped in a *[RecordError]
+	// naming the record, or in an error naming the index key.
 	ErrCorrupt = errors.New("bolt: damaged data")
 )
 
@@ -44,6 +46,7 @@ type RecordError struct {
 	Err error
 }
 
+// Error names the record and says what is wrong with it.
 func (e *RecordError) Error() string { return fmt.Sprintf("bolt: record %q: %v", e.ID, e.Err) }
 
 // Unwrap returns e.Err.
