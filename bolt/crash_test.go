@@ -32,7 +32,8 @@ import (
 // The child speaks through two channels:
 //   - stdout, one line per event, written after the event happened:
 //     "C run id at-ms|cron created-ms" once a Create returned,
-//     "x run id" before a Delete is called, "X run seq id" once it returned;
+//     "x run id" before a Delete is called, "X run seq id wall-ms" once it
+//     returned;
 //   - the delivery log, a file appended and fsynced by the Deliverer before
 //     it returns: "D run seq id key occurrence-ms wall-ms".
 //
@@ -152,7 +153,10 @@ type crashCreate struct {
 func checkCrashRun(t *testing.T, st *bolt.Store, out []string, log string) {
 	creates := map[string]crashCreate{}
 	deleteTried := map[string]bool{}
-	type ack struct{ run, seq int }
+	type ack struct {
+		run, seq int
+		wallMs   int64
+	}
 	deleted := map[string]ack{}
 	var drainStart int64
 	for _, l := range out {
@@ -169,8 +173,8 @@ func checkCrashRun(t *testing.T, st *bolt.Store, out []string, log string) {
 			creates[f[2]] = c
 		case f[0] == "x" && len(f) == 3:
 			deleteTried[f[2]] = true
-		case f[0] == "X" && len(f) == 4:
-			deleted[f[3]] = ack{atoi(t, f[1]), atoi(t, f[2])}
+		case f[0] == "X" && len(f) == 5:
+			deleted[f[3]] = ack{atoi(t, f[1]), atoi(t, f[2]), atoi64(t, f[4])}
 		case f[0] == "DRAIN" && len(f) == 2:
 			drainStart = atoi64(t, f[1])
 		}
@@ -241,13 +245,17 @@ func checkCrashRun(t *testing.T, st *bolt.Store, out []string, log string) {
 	// before it calls the Deliverer, and a Delete returning in between
 	// cannot stop it. A stamp taken inside the Deliverer cannot tell that
 	// case from a delivery started after the ack, so the check allows one
-	// such delivery per deleted schedule and no more.
+	// such delivery per deleted schedule and no more. What it can tell is
+	// an occurrence due after the ack (by more than the millisecond the
+	// stamps lose): the engine decided to deliver it after Delete returned.
 	for id, a := range deleted {
 		after := 0
 		for _, d := range byID[id] {
 			switch {
 			case d.run > a.run:
 				t.Errorf("schedule %s delivered in run %d although its delete was acknowledged in run %d", id, d.run, a.run)
+			case d.run == a.run && d.occ > a.wallMs+1:
+				t.Errorf("schedule %s: occurrence %d delivered although its delete was acknowledged at %d", id, d.occ, a.wallMs)
 			case d.run == a.run && d.seq > a.seq:
 				after++
 			}
@@ -459,7 +467,7 @@ func (c *crashChild) main(dir, mode string) error {
 					seq := c.seq.Add(1)
 					switch {
 					case err == nil:
-						c.say("X %d %d %s", c.run, seq, victim.id)
+						c.say("X %d %d %s %d", c.run, seq, victim.id, time.Now().UnixMilli())
 					case !errors.Is(err, tickler.ErrNotFound):
 						errs <- err
 						return
