@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// claimRetry is how long the dispatcher waits after a failed claim.
+const claimRetry = time.Second
+
 // maxID sorts after every id, so that Due{At: t, ID: maxID} is a cursor
 // covering everything due at or before t.
 const maxID = "\xff"
@@ -347,16 +350,18 @@ func (d *dispatcher) loop(ctx context.Context) {
 	defer close(d.loopDone)
 	clk := d.s.o.clock
 	sem := make(chan struct{}, d.s.o.concurrency)
+	var retryClaim time.Time // after a failed claim, the next one waits
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		d.mu.Lock()
-		claimDue := d.needClaim(clk.Now().Add(d.s.o.lookahead))
+		claimDue := d.needClaim(clk.Now().Add(d.s.o.lookahead)) && !clk.Now().Before(retryClaim)
 		d.mu.Unlock()
 		if claimDue {
 			if err := d.claim(ctx); err != nil && ctx.Err() == nil {
-				d.s.o.logger.Error("tickler: claim failed", "err", err)
+				retryClaim = clk.Now().Add(claimRetry)
+				d.s.o.logger.Error("tickler: claiming due schedules failed; retrying", "err", err, "in", claimRetry)
 			}
 		}
 
@@ -386,9 +391,12 @@ func (d *dispatcher) loop(ctx context.Context) {
 				wait = min(wait, time.Duration(d.heap[0].at-now.UnixNano()))
 			}
 		}
-		if d.full {
+		switch {
+		case retryClaim.After(now):
+			wait = min(wait, retryClaim.Sub(now))
+		case d.full:
 			wait = 0
-		} else if !d.storeNext.IsZero() {
+		case !d.storeNext.IsZero():
 			wait = min(wait, d.storeNext.Sub(now)-d.s.o.lookahead)
 		}
 		d.mu.Unlock()
@@ -495,10 +503,9 @@ func (d *dispatcher) attempt(e *entry) (next *entry, retry bool) {
 	}
 
 	d.mu.Lock()
-	f := d.flights[e.id]
-	stopped := d.state != stateRunning
+	cancelled := d.flights[e.id].deleted || d.state != stateRunning
 	d.mu.Unlock()
-	if f.deleted || stopped {
+	if cancelled {
 		return nil, false
 	}
 	res, derr := d.call(del)
@@ -661,8 +668,11 @@ func (d *dispatcher) emit(ev Event) {
 	}
 }
 
-// waitIdle returns once nothing is due at the clock's current time.
+// waitIdle returns once nothing is due at the clock's current time. It
+// wakes the loop first: a mock clock moved while the loop armed its timer
+// may have passed the timer's deadline without firing it.
 func (d *dispatcher) waitIdle(ctx context.Context) error {
+	d.wake()
 	for {
 		d.mu.Lock()
 		now := d.s.o.clock.Now()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -296,19 +297,26 @@ func (r *Record) scheduled() *ScheduledMessage {
 // creation order is id order.
 type idGen struct {
 	mu   sync.Mutex
+	rng  *mrand.ChaCha8 // seeded from crypto/rand; cheaper than a syscall per id
 	last uuid.UUID
 }
 
 func (g *idGen) next(now time.Time) string {
 	var u uuid.UUID
 	ms := uint64(now.UnixMilli())
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.rng == nil {
+		var seed [32]byte
+		_, _ = rand.Read(seed[:])
+		g.rng = mrand.NewChaCha8(seed)
+	}
 	binary.BigEndian.PutUint64(u[0:8], ms<<16)
-	_, _ = rand.Read(u[6:])
+	binary.BigEndian.PutUint16(u[6:8], uint16(g.rng.Uint64()))
+	binary.BigEndian.PutUint64(u[8:16], g.rng.Uint64())
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // variant 10
 
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	if string(u[:]) <= string(g.last[:]) {
 		u = g.last
 		increment(&u)

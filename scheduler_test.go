@@ -915,3 +915,59 @@ func TestLimitsAreClearErrors(t *testing.T) {
 		t.Fatalf("stored %d schedules, want only the valid one", len(page.ScheduledMessages))
 	}
 }
+
+// failingClaims is a store whose Claim fails while failing is set, and
+// reports the clock's time at each failed call.
+type failingClaims struct {
+	tickler.Store
+	clk     clock.Clock
+	failing atomic.Bool
+	calls   chan time.Time
+}
+
+func (s *failingClaims) Claim(ctx context.Context, after tickler.Due, until time.Time, limit int) ([]tickler.Due, time.Time, error) {
+	if s.failing.Load() {
+		s.calls <- s.clk.Now()
+		return nil, time.Time{}, errors.New("disk on fire")
+	}
+	return s.Store.Claim(ctx, after, until, limit)
+}
+
+func TestFailedClaimIsRetriedAfterAPauseNotInALoop(t *testing.T) {
+	t.Parallel()
+	mock := clock.NewMock()
+	mock.Set(ticklertest.Epoch)
+	store := &failingClaims{Store: memory.New(), clk: mock, calls: make(chan time.Time, 100)}
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store, NoStart: true})
+	b.Clock = mock
+	s, err := tickler.New(store, b.Recorder, tickler.WithClock(mock), tickler.WithLookahead(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(ctx)
+	if _, err := s.Create(ctx, "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(ticklertest.Epoch.Add(time.Minute))}); err != nil {
+		t.Fatal(err)
+	}
+	store.failing.Store(true)
+	advance := func(d time.Duration) {
+		mock.Add(d)
+		if err := s.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	advance(56 * time.Second) // the schedule enters the look-ahead: a claim
+	first := <-store.calls
+	advance(time.Second)
+	second := <-store.calls
+	if second.Sub(first) < time.Second {
+		t.Fatalf("claim retried %v after failing, want a pause of a second", second.Sub(first))
+	}
+	store.failing.Store(false)
+	advance(4 * time.Second)
+	if n := len(b.Recorder.Deliveries()); n != 1 {
+		t.Fatalf("delivered %d after the store recovered, want 1", n)
+	}
+}
