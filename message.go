@@ -192,6 +192,9 @@ type ScheduledMessage struct {
 	Schedule Schedule
 	// NextScheduledTime is the next occurrence; zero when there is none.
 	NextScheduledTime time.Time
+	// Paused reports a message paused by [Scheduler.Pause]. It is an
+	// extension of Letta's contract, present in JSON only when true.
+	Paused bool
 }
 
 type scheduledMessageJSON struct {
@@ -200,6 +203,7 @@ type scheduledMessageJSON struct {
 	Message           MessageCreate `json:"message"`
 	NextScheduledTime *string       `json:"next_scheduled_time"`
 	Schedule          Schedule      `json:"schedule"`
+	Paused            bool          `json:"paused,omitempty"`
 }
 
 // MarshalJSON encodes the contract's shape.
@@ -210,6 +214,7 @@ func (m ScheduledMessage) MarshalJSON() ([]byte, error) {
 		Message:           m.Message,
 		NextScheduledTime: FormatTime(m.NextScheduledTime),
 		Schedule:          m.Schedule,
+		Paused:            m.Paused,
 	})
 }
 
@@ -219,7 +224,7 @@ func (m *ScheduledMessage) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*m = ScheduledMessage{ID: w.ID, AgentID: w.AgentID, Message: w.Message, Schedule: w.Schedule}
+	*m = ScheduledMessage{ID: w.ID, AgentID: w.AgentID, Message: w.Message, Schedule: w.Schedule, Paused: w.Paused}
 	if w.NextScheduledTime != nil {
 		t, err := time.Parse(time.RFC3339Nano, *w.NextScheduledTime)
 		if err != nil {
