@@ -172,6 +172,29 @@ func (r *CreateRequest) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// UnmarshalJSON decodes an update body; max_steps is read as in
+// [CreateRequest.UnmarshalJSON].
+func (r *UpdateRequest) UnmarshalJSON(b []byte) error {
+	type plain UpdateRequest
+	var w struct {
+		plain
+		MaxSteps json.RawMessage `json:"max_steps"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = UpdateRequest(w.plain)
+	n, err := wholeNumber(w.MaxSteps)
+	if err != nil {
+		return &ValidationError{Field: "max_steps", Reason: err.Error()}
+	}
+	if n != nil {
+		v := int(*n)
+		r.MaxSteps = &v
+	}
+	return nil
+}
+
 // message returns the part of the request that is stored and delivered.
 func (r *CreateRequest) message() MessageCreate {
 	return MessageCreate{
