@@ -102,6 +102,9 @@ func (h *entryHeap) Pop() any {
 // flight is an occurrence whose firing goroutine runs.
 type flight struct {
 	deleted bool // Delete returned while it ran: start no attempt
+	// next is the record's occurrence after an Update while it ran; the
+	// flight's own ack then meets a conflict, and next is offered instead.
+	next *Due
 }
 
 // dispatcher owns the heap; see doc.go for who holds what.
@@ -235,7 +238,22 @@ func (d *dispatcher) offer(due Due) {
 }
 
 func (d *dispatcher) offerLocked(due Due) (pushed bool) {
-	if d.state != stateRunning || due.At.IsZero() {
+	if d.state != stateRunning {
+		return false
+	}
+	if f, ok := d.flights[due.ID]; ok {
+		if f.next == nil || f.next.Version < due.Version {
+			f.next = &due
+		}
+		return false
+	}
+	if e, ok := d.byID[due.ID]; ok && e.version < due.Version {
+		// An update or a pause replaced the occurrence the heap holds.
+		heap.Remove(&d.heap, e.index)
+		delete(d.byID, due.ID)
+		d.notify()
+	}
+	if due.At.IsZero() {
 		return false
 	}
 	if d.claiming {
@@ -447,6 +465,14 @@ func (d *dispatcher) fire(e *entry) {
 	f := d.flights[e.id]
 	delete(d.flights, e.id)
 	d.running--
+	if f.next != nil && (next == nil || next.version < f.next.Version) {
+		// Updated while it ran: the update's occurrence replaces whatever
+		// this one would have led to.
+		next, retry = &entry{at: f.next.At.UnixNano(), id: e.id, version: f.next.Version}, false
+		if f.next.At.IsZero() {
+			next = nil
+		}
+	}
 	switch {
 	case next == nil || d.state != stateRunning || f.deleted:
 	case retry:

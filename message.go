@@ -172,6 +172,29 @@ func (r *CreateRequest) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// UnmarshalJSON decodes an update body; max_steps is read as in
+// [CreateRequest.UnmarshalJSON].
+func (r *UpdateRequest) UnmarshalJSON(b []byte) error {
+	type plain UpdateRequest
+	var w struct {
+		plain
+		MaxSteps json.RawMessage `json:"max_steps"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = UpdateRequest(w.plain)
+	n, err := wholeNumber(w.MaxSteps)
+	if err != nil {
+		return &ValidationError{Field: "max_steps", Reason: err.Error()}
+	}
+	if n != nil {
+		v := int(*n)
+		r.MaxSteps = &v
+	}
+	return nil
+}
+
 // message returns the part of the request that is stored and delivered.
 func (r *CreateRequest) message() MessageCreate {
 	return MessageCreate{
@@ -192,6 +215,9 @@ type ScheduledMessage struct {
 	Schedule Schedule
 	// NextScheduledTime is the next occurrence; zero when there is none.
 	NextScheduledTime time.Time
+	// Paused reports a message paused by [Scheduler.Pause]. It is an
+	// extension of Letta's contract, present in JSON only when true.
+	Paused bool
 }
 
 type scheduledMessageJSON struct {
@@ -200,6 +226,7 @@ type scheduledMessageJSON struct {
 	Message           MessageCreate `json:"message"`
 	NextScheduledTime *string       `json:"next_scheduled_time"`
 	Schedule          Schedule      `json:"schedule"`
+	Paused            bool          `json:"paused,omitempty"`
 }
 
 // MarshalJSON encodes the contract's shape.
@@ -210,6 +237,7 @@ func (m ScheduledMessage) MarshalJSON() ([]byte, error) {
 		Message:           m.Message,
 		NextScheduledTime: FormatTime(m.NextScheduledTime),
 		Schedule:          m.Schedule,
+		Paused:            m.Paused,
 	})
 }
 
@@ -219,7 +247,7 @@ func (m *ScheduledMessage) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*m = ScheduledMessage{ID: w.ID, AgentID: w.AgentID, Message: w.Message, Schedule: w.Schedule}
+	*m = ScheduledMessage{ID: w.ID, AgentID: w.AgentID, Message: w.Message, Schedule: w.Schedule, Paused: w.Paused}
 	if w.NextScheduledTime != nil {
 		t, err := time.Parse(time.RFC3339Nano, *w.NextScheduledTime)
 		if err != nil {

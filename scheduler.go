@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
@@ -71,6 +72,11 @@ type Scheduler struct {
 	o       options
 	ids     idGen
 	d       dispatcher
+
+	// agentLocks serialise count-then-create per agent (striped by hash)
+	// when a per-agent limit is set.
+	agentLocks [64]sync.Mutex
+	lockSeed   maphash.Seed
 }
 
 // New returns a scheduler over store that hands occurrences to deliverer.
@@ -93,7 +99,7 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 		o.logger = defaultOptions().logger
 	}
 	o.retry.MaxAttempts = max(o.retry.MaxAttempts, 1)
-	s := &Scheduler{store: store, deliver: deliverer, o: o}
+	s := &Scheduler{store: store, deliver: deliverer, o: o, lockSeed: maphash.MakeSeed()}
 	s.d.init(s)
 	return s, nil
 }
@@ -142,11 +148,33 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 		Version:  1,
 	}
 	r = r.Clone() // the caller keeps req; the store and we share nothing with it
-	if err := s.store.Create(ctx, r); err != nil {
-		return nil, fmt.Errorf("tickler: create: %w", err)
+	if err := s.create(ctx, r); err != nil {
+		return nil, err
 	}
 	s.d.offer(Due{ID: r.ID, At: r.Next, Version: r.Version})
 	return r.scheduled(), nil
+}
+
+// create stores r, under the agent's lock and after counting its records
+// when a per-agent limit is set.
+func (s *Scheduler) create(ctx context.Context, r *Record) error {
+	if max := s.o.maxPerAgent; max > 0 {
+		mu := &s.agentLocks[maphash.String(s.lockSeed, r.AgentID)%uint64(len(s.agentLocks))]
+		mu.Lock()
+		defer mu.Unlock()
+		n, err := s.store.Count(ctx, r.AgentID)
+		if err != nil {
+			return fmt.Errorf("tickler: create: %w", err)
+		}
+		if n >= max {
+			return &ValidationError{Field: "agent_id", Err: ErrLimitExceeded,
+				Reason: fmt.Sprintf("agent %q has %d scheduled messages, the limit", r.AgentID, n)}
+		}
+	}
+	if err := s.store.Create(ctx, r); err != nil {
+		return fmt.Errorf("tickler: create: %w", err)
+	}
+	return nil
 }
 
 // ErrLimitExceeded is matched (with errors.Is) by the validation error of
@@ -245,6 +273,145 @@ func (s *Scheduler) Delete(ctx context.Context, agentID, id string) error {
 	return nil
 }
 
+// UpdateRequest changes a scheduled message in place, keeping its id. A nil
+// field keeps what is stored; Messages replaces all the messages.
+type UpdateRequest struct {
+	Messages                  []Message `json:"messages,omitempty"`
+	Schedule                  *Schedule `json:"schedule,omitempty"`
+	CallbackURL               *string   `json:"callback_url,omitempty"`
+	IncludeReturnMessageTypes *[]string `json:"include_return_message_types,omitempty"`
+	MaxSteps                  *int      `json:"max_steps,omitempty"`
+}
+
+// Update changes the agent's scheduled message in place and returns it. A
+// new schedule starts from now: its first occurrence is computed as at
+// Create, and a one-time instant must be in the future. Input is validated
+// as by Create, and nothing changes when it does not validate.
+//
+// An occurrence being delivered when Update returns runs to its end with
+// the old content; if it has not been recorded as done yet, it is
+// delivered again, with the same idempotency key and the new content.
+func (s *Scheduler) Update(ctx context.Context, agentID, id string, req UpdateRequest) (*ScheduledMessage, error) {
+	return s.modify(ctx, "update", agentID, id, func(r *Record, now time.Time) error {
+		msg := r.Message
+		if req.Messages != nil {
+			msg.Messages = req.Messages
+		}
+		if req.CallbackURL != nil {
+			msg.CallbackURL = *req.CallbackURL
+		}
+		if req.IncludeReturnMessageTypes != nil {
+			msg.IncludeReturnMessageTypes = *req.IncludeReturnMessageTypes
+		}
+		if req.MaxSteps != nil {
+			msg.MaxSteps = req.MaxSteps
+		}
+		if err := msg.validate(); err != nil {
+			return err
+		}
+		sched, next := r.Schedule, r.Next
+		if req.Schedule != nil {
+			var err error
+			sched = *req.Schedule
+			_, next, err = sched.first(now)
+			if err != nil {
+				return err
+			}
+		}
+		trig, err := sched.compile()
+		if err != nil {
+			return err
+		}
+		first := next
+		if first.IsZero() {
+			first = trig.Next(now)
+		}
+		if err := s.checkLimits(&msg, trig, first); err != nil {
+			return err
+		}
+		r.Message, r.Schedule = msg, sched
+		if r.PausedAt.IsZero() {
+			r.Next = next
+		}
+		return nil
+	})
+}
+
+// Pause stops the agent's scheduled message from firing until Resume,
+// and returns it. A paused message misses its occurrences silently, by
+// design, and lists with no next_scheduled_time and "paused": true.
+// Pausing a paused message changes nothing.
+func (s *Scheduler) Pause(ctx context.Context, agentID, id string) (*ScheduledMessage, error) {
+	return s.modify(ctx, "pause", agentID, id, func(r *Record, now time.Time) error {
+		if r.PausedAt.IsZero() {
+			r.PausedAt, r.Next = now, time.Time{}
+		}
+		return nil
+	})
+}
+
+// Resume lets a paused scheduled message fire again, and returns it. The
+// occurrences it missed while paused follow the misfire policy, as those
+// missed while the scheduler is stopped do: by default they collapse into
+// one delivery right away. Resuming a message that is not paused changes
+// nothing.
+func (s *Scheduler) Resume(ctx context.Context, agentID, id string) (*ScheduledMessage, error) {
+	return s.modify(ctx, "resume", agentID, id, func(r *Record, now time.Time) error {
+		if r.PausedAt.IsZero() {
+			return nil
+		}
+		trig, err := r.Schedule.compile()
+		if err != nil {
+			return err
+		}
+		next := trig.Next(r.PausedAt)
+		if r.Schedule.ScheduledAt != nil {
+			// A one-time message paused at or after its instant had not been
+			// recorded as done: it is still due.
+			next = time.UnixMilli(*r.Schedule.ScheduledAt).UTC()
+		}
+		if next.IsZero() {
+			return invalid("schedule.cron_expression", "never fires again")
+		}
+		r.PausedAt, r.Next = time.Time{}, next
+		return nil
+	})
+}
+
+// maxModifyTries bounds the retries of an update that meets a concurrent
+// ack (a delivery of the same message ending).
+const maxModifyTries = 10
+
+// modify applies change to the agent's record id and stores it, fenced by
+// its version, retrying when a delivery's ack changed it meanwhile.
+func (s *Scheduler) modify(ctx context.Context, op, agentID, id string, change func(r *Record, now time.Time) error) (*ScheduledMessage, error) {
+	for range maxModifyTries {
+		r, err := s.store.Get(ctx, id)
+		if err == nil && r.AgentID != agentID {
+			err = ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tickler: %s %s: %w", op, id, err)
+		}
+		before := r.Version
+		if err := change(r, s.o.clock.Now()); err != nil {
+			return nil, err
+		}
+		r.Version = before
+		err = s.store.Update(ctx, r)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tickler: %s %s: %w", op, id, err)
+		}
+		r.Version = before + 1
+		s.d.offer(Due{ID: r.ID, At: r.Next, Version: r.Version})
+		return r.scheduled(), nil
+	}
+	return nil, fmt.Errorf("tickler: %s %s: %w", op, id, ErrConflict)
+}
+
 // History returns up to limit outcomes of the agent's scheduled message,
 // newest first, after skipping offset, and whether more follow. A limit of
 // 0 means [DefaultPageSize].
@@ -289,6 +456,7 @@ func (r *Record) scheduled() *ScheduledMessage {
 		Message:           r.Message,
 		Schedule:          r.Schedule,
 		NextScheduledTime: r.Next,
+		Paused:            !r.PausedAt.IsZero(),
 	}
 }
 

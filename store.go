@@ -59,6 +59,14 @@ type Store interface {
 	// and ErrConflict if its version is not a.Version; neither changes
 	// anything.
 	Ack(ctx context.Context, a Ack) error
+	// Update replaces the record r.ID of agent r.AgentID, which must be at
+	// version r.Version, with r (message, schedule, next occurrence, pause
+	// state), and makes its version r.Version+1; its history is kept. It
+	// returns ErrNotFound if the agent has no such record and ErrConflict if
+	// its version is not r.Version; neither changes anything.
+	Update(ctx context.Context, r *Record) error
+	// Count returns how many records the agent has.
+	Count(ctx context.Context, agentID string) (int, error)
 	// History returns up to limit outcomes of the record, newest first,
 	// skipping offset of them, and whether more follow. It returns
 	// ErrNotFound if the record does not exist.
@@ -77,6 +85,9 @@ type Record struct {
 	// Version counts the changes to the record, from 1 at Create. Stores
 	// set it; an Ack naming another version is a conflict.
 	Version uint64
+	// PausedAt is when the record was paused, or zero if it is not. A
+	// paused record has no Next.
+	PausedAt time.Time
 }
 
 // Due is what firing needs of a record: its id, its next occurrence and the

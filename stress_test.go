@@ -139,6 +139,22 @@ func (s *stressStore) Ack(_ context.Context, a Ack) error {
 	}
 	return nil
 }
+func (s *stressStore) Update(_ context.Context, r *Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.recs[r.ID]
+	switch {
+	case !ok || old.AgentID != r.AgentID:
+		return ErrNotFound
+	case old.Version != r.Version:
+		return ErrConflict
+	}
+	c := r.Clone()
+	c.Version++
+	s.recs[r.ID] = c
+	return nil
+}
+func (s *stressStore) Count(context.Context, string) (int, error) { return 0, nil }
 func (s *stressStore) History(context.Context, string, int, int) ([]Outcome, bool, error) {
 	return nil, false, nil
 }

@@ -23,7 +23,8 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 const (
 	flagNext        = 1 << 0 // an 8-byte next occurrence follows
 	flagScheduledAt = 1 << 1 // a varint scheduled_at follows
-	knownFlags      = flagNext | flagScheduledAt
+	flagPaused      = 1 << 2 // an 8-byte pause instant follows
+	knownFlags      = flagNext | flagScheduledAt | flagPaused
 )
 
 // header is the part of a record that firing and acking need; it is
@@ -33,6 +34,7 @@ type header struct {
 	histSeq uint64 // outcomes ever appended; the newest history key
 	next    int64  // Unix nanoseconds; meaningful when hasNext
 	hasNext bool
+	paused  int64 // Unix nanoseconds the record was paused; 0 if it is not
 	agentID string
 	sched   tickler.Schedule
 	body    []byte // the JSON of the MessageCreate, aliasing the value
@@ -52,6 +54,9 @@ func encodeRecord(h *header) []byte {
 	if h.sched.ScheduledAt != nil {
 		flags |= flagScheduledAt
 	}
+	if h.paused != 0 {
+		flags |= flagPaused
+	}
 	b[5] = flags
 	b = binary.AppendUvarint(b, h.version)
 	b = binary.AppendUvarint(b, h.histSeq)
@@ -60,6 +65,9 @@ func encodeRecord(h *header) []byte {
 	}
 	if h.sched.ScheduledAt != nil {
 		b = binary.AppendVarint(b, *h.sched.ScheduledAt)
+	}
+	if h.paused != 0 {
+		b = binary.BigEndian.AppendUint64(b, uint64(h.paused))
 	}
 	b = appendString(b, h.agentID)
 	b = appendString(b, h.sched.CronExpression)
@@ -84,6 +92,9 @@ func newHeader(r *tickler.Record) (*header, error) {
 	if !r.Next.IsZero() {
 		h.hasNext, h.next = true, r.Next.UnixNano()
 	}
+	if !r.PausedAt.IsZero() {
+		h.paused = r.PausedAt.UnixNano()
+	}
 	return h, nil
 }
 
@@ -103,6 +114,9 @@ func decodeHeader(v []byte) (*header, error) {
 	if flags&flagScheduledAt != 0 {
 		at := d.varint()
 		h.sched.ScheduledAt = &at
+	}
+	if flags&flagPaused != 0 {
+		h.paused = int64(d.uint64())
 	}
 	h.agentID = d.string()
 	h.sched.CronExpression = d.string()
@@ -158,6 +172,9 @@ func decodeRecord(id string, v []byte) (*tickler.Record, error) {
 		Schedule: h.sched,
 		Next:     h.nextTime(),
 		Version:  h.version,
+	}
+	if h.paused != 0 {
+		r.PausedAt = time.Unix(0, h.paused).UTC()
 	}
 	if err := json.Unmarshal(h.body, &r.Message); err != nil {
 		return nil, &RecordError{ID: id, Err: fmt.Errorf("%w: message: %v", ErrCorrupt, err)}

@@ -63,11 +63,12 @@
 //
 //	byte      format version (1)
 //	4 bytes   CRC-32C of everything after it
-//	byte      flags: 1 = has next occurrence, 2 = has scheduled_at
+//	byte      flags: 1 = has next occurrence, 2 = has scheduled_at, 4 = paused
 //	uvarint   version (the Ack fence)
 //	uvarint   history sequence: outcomes ever appended
 //	8 bytes   next occurrence, Unix ns (if flag 1)
 //	varint    scheduled_at, Unix ms (if flag 2)
+//	8 bytes   when the record was paused, Unix ns (if flag 4)
 //	string    agent id, cron expression, schedule type (each uvarint length, bytes)
 //	rest      the message (tickler.MessageCreate) as JSON
 //

@@ -523,6 +523,59 @@ func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
 	})
 }
 
+// Update implements [tickler.Store.Update]: it returns once the replaced
+// record and its index entries are fsynced. Its history is kept.
+func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
+	nh, err := newHeader(r)
+	if err != nil {
+		return err
+	}
+	id := []byte(r.ID)
+	return s.update(ctx, func(b buckets) error {
+		v := b.records.Get(id)
+		if v == nil {
+			return tickler.ErrNotFound
+		}
+		h, err := decodeHeader(v)
+		if err != nil {
+			return &RecordError{ID: r.ID, Err: err}
+		}
+		if h.agentID != r.AgentID {
+			return tickler.ErrNotFound
+		}
+		if h.version != r.Version {
+			return tickler.ErrConflict
+		}
+		if h.hasNext {
+			if err := del(b.due, dueKey(h.next, r.ID)); err != nil {
+				return err
+			}
+		}
+		nh.version, nh.histSeq = h.version+1, h.histSeq
+		if err := put(b.records, id, encodeRecord(nh)); err != nil {
+			return err
+		}
+		if nh.hasNext {
+			return put(b.due, dueKey(nh.next, r.ID), nil)
+		}
+		return nil
+	})
+}
+
+// Count implements [tickler.Store.Count], counting the agent's keys in the
+// agent index without reading the records.
+func (s *Store) Count(ctx context.Context, agentID string) (n int, err error) {
+	err = s.view(ctx, func(b buckets) error {
+		prefix := agentKey(agentID, "")
+		c := b.agents.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // History implements [tickler.Store.History], reading the record's
 // history entries backwards from the newest.
 func (s *Store) History(ctx context.Context, id string, offset, limit int) (outs []tickler.Outcome, more bool, err error) {

@@ -2,7 +2,7 @@
 // of Letta's "scheduled agent messages" API, so that Letta's official
 // clients work against it unchanged.
 //
-// [New] returns an [http.Handler] serving these routes, and nothing else:
+// [New] returns an [http.Handler] serving these routes of the contract:
 //
 //	POST   /v1/agents/{agent_id}/schedule                                201 {id, next_scheduled_at}
 //	GET    /v1/agents/{agent_id}/schedule?after=&limit=                  200 {scheduled_messages, has_next_page}
@@ -10,6 +10,15 @@
 //	DELETE /v1/agents/{agent_id}/schedule/{scheduled_message_id}         200 {"success": true}
 //	GET    /v1/agents/{agent_id}/schedule/{scheduled_message_id}/history?offset=&limit=
 //	                                                                     200 {history, has_next_page, next_offset}
+//
+// and these extensions of the contract, under the same prefix:
+//
+//	PATCH  /v1/agents/{agent_id}/schedule/{scheduled_message_id}         200 the scheduled message, updated in place
+//	POST   /v1/agents/{agent_id}/schedule/{scheduled_message_id}/pause   200 the scheduled message, "paused": true
+//	POST   /v1/agents/{agent_id}/schedule/{scheduled_message_id}/resume  200 the scheduled message
+//
+// PATCH takes any of the create body's fields and keeps the others (see
+// [tickler.Scheduler.Update]); pause and resume take no body, or {}.
 //
 // List pages through an agent's scheduled messages in creation order:
 // after is the last id the caller saw (exclusive), and limit defaults to

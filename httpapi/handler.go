@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,9 @@ const (
 	routeSchedules = "/v1/agents/{agent_id}/schedule"
 	routeSchedule  = routeSchedules + "/{scheduled_message_id}"
 	routeHistory   = routeSchedule + "/history"
+	// Extensions of Letta's contract.
+	routePause  = routeSchedule + "/pause"
+	routeResume = routeSchedule + "/resume"
 )
 
 // handler is what New returns.
@@ -49,7 +53,12 @@ func New(s *tickler.Scheduler, opts ...Option) http.Handler {
 	h.mux.HandleFunc(routeSchedules, h.notAllowed("GET, HEAD, POST"))
 	h.mux.HandleFunc("GET "+routeSchedule, h.agent(h.get))
 	h.mux.HandleFunc("DELETE "+routeSchedule, h.agent(h.delete))
-	h.mux.HandleFunc(routeSchedule, h.notAllowed("DELETE, GET, HEAD"))
+	h.mux.HandleFunc("PATCH "+routeSchedule, h.agent(h.update))
+	h.mux.HandleFunc(routeSchedule, h.notAllowed("DELETE, GET, HEAD, PATCH"))
+	h.mux.HandleFunc("POST "+routePause, h.agent(h.lifecycle(h.s.Pause)))
+	h.mux.HandleFunc(routePause, h.notAllowed("POST"))
+	h.mux.HandleFunc("POST "+routeResume, h.agent(h.lifecycle(h.s.Resume)))
+	h.mux.HandleFunc(routeResume, h.notAllowed("POST"))
 	h.mux.HandleFunc("GET "+routeHistory, h.agent(h.history))
 	h.mux.HandleFunc(routeHistory, h.notAllowed("GET, HEAD"))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -230,6 +239,62 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, agentID string)
 		return
 	}
 	h.writeJSON(w, http.StatusOK, deleteResponse{Success: true})
+}
+
+// update changes a schedule in place (an extension: PATCH with any of the
+// create body's fields) and answers the scheduled message.
+func (h *handler) update(w http.ResponseWriter, r *http.Request, agentID string) {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	if errs := checkBody(body, updateShape); len(errs) > 0 {
+		h.invalid(w, errs...)
+		return
+	}
+	var req tickler.UpdateRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		var ve *tickler.ValidationError
+		if errors.As(err, &ve) {
+			h.schedulerError(w, r, err)
+		} else {
+			h.invalid(w, fieldError{Loc: []any{"body"}, Msg: err.Error(), Type: typeValue})
+		}
+		return
+	}
+	sm, err := h.s.Update(r.Context(), agentID, r.PathValue("scheduled_message_id"), req)
+	if err != nil {
+		h.schedulerError(w, r, err)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, sm)
+}
+
+// lifecycle serves pause and resume (extensions): a POST with no body, or
+// an empty JSON object, answered with the scheduled message.
+func (h *handler) lifecycle(op func(ctx context.Context, agentID, id string) (*tickler.ScheduledMessage, error)) func(w http.ResponseWriter, r *http.Request, agentID string) {
+	return func(w http.ResponseWriter, r *http.Request, agentID string) {
+		body, ok := h.readBody(w, r)
+		if !ok {
+			return
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			if errs := checkBody(body, deleteShape); len(errs) > 0 {
+				h.invalid(w, errs...)
+				return
+			}
+		}
+		sm, err := op(r.Context(), agentID, r.PathValue("scheduled_message_id"))
+		if err != nil {
+			h.schedulerError(w, r, err)
+			return
+		}
+		h.writeJSON(w, http.StatusOK, sm)
+	}
 }
 
 // readBody reads the request body up to the limit, answering 413 beyond

@@ -326,8 +326,8 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 	for _, tc := range []struct{ method, path, allow string }{
 		{"PUT", "/v1/agents/agent-1/schedule", "GET, HEAD, POST"},
 		{"DELETE", "/v1/agents/agent-1/schedule", "GET, HEAD, POST"},
-		{"POST", "/v1/agents/agent-1/schedule/some-id", "DELETE, GET, HEAD"},
-		{"PATCH", "/v1/agents/agent-1/schedule/some-id", "DELETE, GET, HEAD"},
+		{"POST", "/v1/agents/agent-1/schedule/some-id", "DELETE, GET, HEAD, PATCH"},
+		{"PUT", "/v1/agents/agent-1/schedule/some-id", "DELETE, GET, HEAD, PATCH"},
 		{"DELETE", "/v1/agents/agent-1/schedule/some-id/history", "GET, HEAD"},
 	} {
 		rec := e.do(tc.method, tc.path, "{}")

@@ -144,6 +144,14 @@ var (
 		field{name: "include_return_message_types", shape: list(str)},
 		field{name: "max_steps", shape: number},
 	)
+	// An update (an extension) takes any of the create body's fields.
+	updateShape = object(
+		field{name: "messages", shape: list(messageShape)},
+		field{name: "schedule", shape: scheduleShape},
+		field{name: "callback_url", shape: str},
+		field{name: "include_return_message_types", shape: list(str)},
+		field{name: "max_steps", shape: number},
+	)
 	// The official client sends {} with a DELETE: no field is known.
 	deleteShape = object()
 )

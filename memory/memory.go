@@ -189,6 +189,44 @@ func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
 	return nil
 }
 
+// Update implements [tickler.Store].
+func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
+	c := r.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.recs[c.ID]
+	switch {
+	case !ok || old.AgentID != c.AgentID:
+		return tickler.ErrNotFound
+	case old.Version != c.Version:
+		return tickler.ErrConflict
+	}
+	if !old.Next.IsZero() {
+		s.due.Delete(dueKey{old.Next.UnixNano(), old.ID})
+	}
+	c.Version++
+	s.recs[c.ID] = c
+	if !c.Next.IsZero() {
+		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
+	}
+	return nil
+}
+
+// Count implements [tickler.Store].
+func (s *Store) Count(ctx context.Context, agentID string) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	s.byAgent.AscendGreaterOrEqual(agentKey{agentID, ""}, func(k agentKey) bool {
+		if k.agent != agentID {
+			return false
+		}
+		n++
+		return true
+	})
+	return n, nil
+}
+
 // History implements [tickler.Store].
 func (s *Store) History(ctx context.Context, id string, offset, limit int) ([]tickler.Outcome, bool, error) {
 	s.mu.RLock()

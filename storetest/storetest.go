@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) tickler.Store) {
 		{"AckAdvancesAndRemoves", testAck},
 		{"AckFencedByVersion", testAckConflict},
 		{"HistoryBoundedNewestFirst", testHistory},
+		{"UpdateReplacesFencedByVersion", testUpdate},
+		{"CountPerAgent", testCount},
 		{"ConcurrentUse", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -415,5 +417,72 @@ func testConcurrent(t *testing.T, s tickler.Store) {
 	}
 	if len(due) != 8*12 {
 		t.Fatalf("claimed %d records, want %d", len(due), 8*12)
+	}
+}
+
+func testUpdate(t *testing.T, s tickler.Store) {
+	mustCreate(t, s, Record("rec", "a", epoch))
+	out := &tickler.Outcome{ID: "h1", ScheduledMessageID: "rec", Status: tickler.StatusSuccess, Occurrence: epoch, SentAt: epoch}
+	if err := s.Ack(ctx, tickler.Ack{ID: "rec", Version: 1, Next: epoch.Add(time.Hour), Outcome: out, HistoryLimit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	up := Record("rec", "a", time.Time{})
+	up.Message.Messages = up.Message.Messages[:1]
+	up.Schedule = tickler.Cron("0 9 * * *")
+	up.PausedAt = epoch.Add(time.Minute)
+	up.Version = 1
+	if err := s.Update(ctx, up.Clone()); !errors.Is(err, tickler.ErrConflict) {
+		t.Fatalf("Update at a stale version = %v, want ErrConflict", err)
+	}
+	up.AgentID = "b"
+	up.Version = 2
+	if err := s.Update(ctx, up.Clone()); !errors.Is(err, tickler.ErrNotFound) {
+		t.Fatalf("Update by another agent = %v, want ErrNotFound", err)
+	}
+	up.AgentID = "a"
+	if err := s.Update(ctx, up.Clone()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "rec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRecord(t, got, up)
+	if got.Version != 3 || !got.PausedAt.Equal(epoch.Add(time.Minute)) {
+		t.Fatalf("after Update: version %d, paused at %v", got.Version, got.PausedAt)
+	}
+	if due, _, _ := s.Claim(ctx, tickler.Due{}, epoch.Add(48*time.Hour), 10); len(due) != 0 {
+		t.Fatalf("a record updated to no next occurrence is still claimed: %v", ids(due))
+	}
+	if h, _, _ := s.History(ctx, "rec", 0, 10); len(h) != 1 {
+		t.Fatalf("Update dropped the history: %d entries", len(h))
+	}
+	up = got.Clone()
+	up.PausedAt, up.Next = time.Time{}, epoch.Add(2*time.Hour)
+	if err := s.Update(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	due, _, _ := s.Claim(ctx, tickler.Due{}, epoch.Add(48*time.Hour), 10)
+	if len(due) != 1 || due[0].Version != 4 || !due[0].At.Equal(epoch.Add(2*time.Hour)) {
+		t.Fatalf("Claim after resuming = %+v", due)
+	}
+	if err := s.Update(ctx, Record("nope", "a", epoch)); !errors.Is(err, tickler.ErrNotFound) {
+		t.Fatalf("Update of an unknown record = %v", err)
+	}
+}
+
+func testCount(t *testing.T, s tickler.Store) {
+	for i := range 7 {
+		mustCreate(t, s, Record(fmt.Sprintf("a-%d", i), "a", epoch))
+	}
+	mustCreate(t, s, Record("b-0", "b", epoch))
+	mustCreate(t, s, Record("ab-0", "ab", epoch))
+	if err := s.Delete(ctx, "a", "a-3"); err != nil {
+		t.Fatal(err)
+	}
+	for agent, want := range map[string]int{"a": 6, "b": 1, "ab": 1, "": 0, "c": 0} {
+		if n, err := s.Count(ctx, agent); err != nil || n != want {
+			t.Fatalf("Count(%q) = %d, %v; want %d", agent, n, err, want)
+		}
 	}
 }
