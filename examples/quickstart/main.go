@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tickler-go/tickler"
-	"github.com/tickler-go/tickler/memory"
+	"github.com/tickler-go/tickler/bolt"
 )
 
 func main() {
@@ -29,8 +29,12 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	_ = filepath.Join(dir, "tickler.db")
-	store := memory.New()
+	// The durable store: a Create that returned survives a crash.
+	store, err := bolt.Open(filepath.Join(dir, "tickler.db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -49,7 +53,7 @@ func run() error {
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	defer s.Stop(ctx)
+	defer s.Stop(ctx) // before store.Close: deferred calls run last-in first-out
 
 	for i, text := range []string{"Good morning! Any plans?", "Time to stretch.", "Summarise today's notes."} {
 		at := start.Add(time.Duration(700*(i+1)) * time.Millisecond)
