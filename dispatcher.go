@@ -1,8 +1,10 @@
 package tickler
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // claimRetry is how long the dispatcher waits after a failed claim.
@@ -55,13 +59,33 @@ type Event struct {
 	CallbackURL string
 }
 
-// entry is what the heap holds of a schedule: only what firing needs.
+// entry is what the heap holds of a schedule: only what firing needs, in
+// 32 bytes. An occurrence waiting for a retry keeps its state beside the
+// heap, in dispatcher.retries.
 type entry struct {
-	at      int64 // Unix nanoseconds the entry is due
+	at      int64  // Unix nanoseconds the entry is due
+	key     idKey  // the schedule's id
+	version uint32 // the low bits of the record's version
+	index   int32  // position in the heap, -1 once out of it
+}
+
+// idKey is a schedule id as 16 bytes: the UUID the scheduler made it
+// from. An id that is not a canonical UUID string (a store may hold ids
+// this scheduler did not make) gets a random key and a side table.
+type idKey [16]byte
+
+// newer reports whether version v is newer than the entry's, comparing the
+// low 32 bits in serial-number arithmetic.
+func (e *entry) newer(v uint64) bool { return int32(uint32(v)-e.version) > 0 }
+
+// job is an entry popped for a firing goroutine, with what the heap kept
+// beside it; it is also what the goroutine hands back: a retry, or the
+// record's next occurrence.
+type job struct {
+	at      int64 // Unix nanoseconds
 	id      string
-	version uint64
-	retry   *retryState // nil for a first attempt
-	index   int
+	version uint64 // the record's version (only its low 32 bits when popped)
+	retry   *retryState
 }
 
 // retryState carries an occurrence between its attempts.
@@ -79,15 +103,15 @@ func (h entryHeap) Less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
 	}
-	return h[i].id < h[j].id
+	return bytes.Compare(h[i].key[:], h[j].key[:]) < 0
 }
 func (h entryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+	h[i].index, h[j].index = int32(i), int32(j)
 }
 func (h *entryHeap) Push(x any) {
 	e := x.(*entry)
-	e.index = len(*h)
+	e.index = int32(len(*h))
 	*h = append(*h, e)
 }
 func (h *entryHeap) Pop() any {
@@ -113,7 +137,10 @@ type dispatcher struct {
 
 	mu        sync.Mutex
 	heap      entryHeap
-	byID      map[string]*entry
+	byID      map[idKey]*entry
+	retries   map[idKey]*retryState // of the heap's entries waiting for a retry
+	oddIDs    map[idKey]string      // ids that are not canonical UUIDs, by key
+	oddKeys   map[string]idKey
 	flights   map[string]*flight
 	running   int       // firing goroutines
 	loaded    bool      // the first claim has been made
@@ -143,7 +170,8 @@ const (
 
 func (d *dispatcher) init(s *Scheduler) {
 	d.s = s
-	d.byID = make(map[string]*entry)
+	d.byID = make(map[idKey]*entry)
+	d.retries = make(map[idKey]*retryState)
 	d.flights = make(map[string]*flight)
 	d.changed = make(chan struct{})
 	d.kick = make(chan struct{}, 1)
@@ -247,11 +275,9 @@ func (d *dispatcher) offerLocked(due Due) (pushed bool) {
 		}
 		return false
 	}
-	if e, ok := d.byID[due.ID]; ok && e.version < due.Version {
+	if e, ok := d.byID[d.keyOf(due.ID)]; ok && e.newer(due.Version) {
 		// An update or a pause replaced the occurrence the heap holds.
-		heap.Remove(&d.heap, e.index)
-		delete(d.byID, due.ID)
-		d.notify()
+		d.remove(e)
 	}
 	if due.At.IsZero() {
 		return false
@@ -277,18 +303,65 @@ func (d *dispatcher) push(due Due) {
 	if _, ok := d.flights[due.ID]; ok {
 		return // its firing goroutine offers the next occurrence when done
 	}
-	if e, ok := d.byID[due.ID]; ok {
-		if e.version >= due.Version {
+	k := d.keyOf(due.ID)
+	if e, ok := d.byID[k]; ok {
+		if !e.newer(due.Version) {
 			return
 		}
-		e.at, e.version, e.retry = due.At.UnixNano(), due.Version, nil
-		heap.Fix(&d.heap, e.index)
+		e.at, e.version = due.At.UnixNano(), uint32(due.Version)
+		delete(d.retries, k)
+		heap.Fix(&d.heap, int(e.index))
 	} else {
-		e := &entry{at: due.At.UnixNano(), id: due.ID, version: due.Version}
-		d.byID[due.ID] = e
-		heap.Push(&d.heap, e)
+		d.insert(&entry{at: due.At.UnixNano(), key: k, version: uint32(due.Version)}, nil)
 	}
 	d.notify()
+}
+
+// insert adds e, with the retry state rs if it waits for a retry; d.mu is
+// held.
+func (d *dispatcher) insert(e *entry, rs *retryState) {
+	d.byID[e.key] = e
+	if rs != nil {
+		d.retries[e.key] = rs
+	}
+	heap.Push(&d.heap, e)
+}
+
+// remove takes e out of the heap; d.mu is held.
+func (d *dispatcher) remove(e *entry) {
+	heap.Remove(&d.heap, int(e.index))
+	delete(d.byID, e.key)
+	delete(d.retries, e.key)
+	d.notify()
+}
+
+// keyOf returns the key of an id; d.mu is held.
+func (d *dispatcher) keyOf(id string) idKey {
+	if u, err := uuid.Parse(id); err == nil && len(id) == 36 && u.String() == id {
+		return idKey(u)
+	}
+	if k, ok := d.oddKeys[id]; ok {
+		return k
+	}
+	if d.oddIDs == nil {
+		d.oddIDs, d.oddKeys = make(map[idKey]string), make(map[string]idKey)
+	}
+	for {
+		var k idKey
+		_, _ = crand.Read(k[:])
+		if _, taken := d.oddIDs[k]; !taken {
+			d.oddIDs[k], d.oddKeys[id] = id, k
+			return k
+		}
+	}
+}
+
+// idOf returns the id of a key; d.mu is held.
+func (d *dispatcher) idOf(k idKey) string {
+	if id, ok := d.oddIDs[k]; ok {
+		return id
+	}
+	return uuid.UUID(k).String()
 }
 
 // forget drops a deleted schedule from the heap and stops its flight from
@@ -296,10 +369,8 @@ func (d *dispatcher) push(due Due) {
 func (d *dispatcher) forget(id string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.byID[id]; ok {
-		heap.Remove(&d.heap, e.index)
-		delete(d.byID, id)
-		d.notify()
+	if e, ok := d.byID[d.keyOf(id)]; ok {
+		d.remove(e)
 	}
 	if f, ok := d.flights[id]; ok {
 		f.deleted = true
@@ -391,14 +462,16 @@ func (d *dispatcher) loop(ctx context.Context) {
 		now := clk.Now()
 		for len(d.heap) > 0 && d.heap[0].at <= now.UnixNano() && len(sem) < cap(sem) {
 			e := heap.Pop(&d.heap).(*entry)
-			delete(d.byID, e.id)
-			d.flights[e.id] = &flight{}
+			delete(d.byID, e.key)
+			j := &job{at: e.at, id: d.idOf(e.key), version: uint64(e.version), retry: d.retries[e.key]}
+			delete(d.retries, e.key)
+			d.flights[j.id] = &flight{}
 			d.running++
 			d.wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; d.wake() }()
-				d.fire(e)
+				d.fire(j)
 			}()
 		}
 		wait := d.s.o.maxSleep
@@ -458,7 +531,7 @@ func (t *timer) Stop() { t.stop() }
 
 // fire runs one attempt at an occurrence, then either puts the next
 // attempt in the heap or offers the record's next occurrence.
-func (d *dispatcher) fire(e *entry) {
+func (d *dispatcher) fire(e *job) {
 	next, retry := d.attempt(e)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -468,7 +541,7 @@ func (d *dispatcher) fire(e *entry) {
 	if f.next != nil && (next == nil || next.version < f.next.Version) {
 		// Updated while it ran: the update's occurrence replaces whatever
 		// this one would have led to.
-		next, retry = &entry{at: f.next.At.UnixNano(), id: e.id, version: f.next.Version}, false
+		next, retry = &job{at: f.next.At.UnixNano(), id: e.id, version: f.next.Version}, false
 		if f.next.At.IsZero() {
 			next = nil
 		}
@@ -478,8 +551,8 @@ func (d *dispatcher) fire(e *entry) {
 	case retry:
 		// The store still holds the occurrence as due, within the cursor:
 		// the retry goes into the heap whatever its time.
-		d.byID[next.id] = next
-		heap.Push(&d.heap, next)
+		d.insert(&entry{at: next.at, key: d.keyOf(next.id), version: uint32(next.version)}, next.retry)
+		d.notify()
 	default:
 		d.offerLocked(Due{ID: next.id, At: time.Unix(0, next.at).UTC(), Version: next.version})
 	}
@@ -489,7 +562,7 @@ func (d *dispatcher) fire(e *entry) {
 
 // attempt makes one attempt at e. It returns the entry to push next and
 // whether it is a retry of e (true) or the record's next occurrence.
-func (d *dispatcher) attempt(e *entry) (next *entry, retry bool) {
+func (d *dispatcher) attempt(e *job) (next *job, retry bool) {
 	s := d.s
 	clk := s.o.clock
 	ctx := context.WithoutCancel(d.runCtx)
@@ -501,7 +574,7 @@ func (d *dispatcher) attempt(e *entry) (next *entry, retry bool) {
 		s.o.logger.Error("tickler: reading a due scheduled message failed; retrying", "id", e.id, "err", err)
 		return d.later(e, e.retry)
 	}
-	if r.Version != e.version {
+	if uint32(r.Version) != uint32(e.version) {
 		return nil, false // changed since claimed: its new version has its own entry
 	}
 	trig, err := r.Schedule.compile()
@@ -619,7 +692,7 @@ func (d *dispatcher) misfire(occ, now time.Time) string {
 }
 
 // skip records a skipped occurrence and returns the next one.
-func (d *dispatcher) skip(ctx context.Context, r *Record, trig trigger, now time.Time, reason string) (*entry, bool) {
+func (d *dispatcher) skip(ctx context.Context, r *Record, trig trigger, now time.Time, reason string) (*job, bool) {
 	s := d.s
 	key := IdempotencyKey(r.ID, r.Next)
 	s.o.logger.Warn("tickler: occurrence skipped", "id", r.ID, "key", key, "reason", reason)
@@ -633,7 +706,7 @@ func (d *dispatcher) skip(ctx context.Context, r *Record, trig trigger, now time
 	}
 	n, ok := d.ack(ctx, r, trig.Next(now), out)
 	if !ok {
-		return d.later(&entry{id: r.ID, version: r.Version}, nil)
+		return d.later(&job{id: r.ID, version: r.Version}, nil)
 	}
 	d.emit(Event{
 		Kind: EventSkipped, ScheduledMessageID: r.ID, AgentID: r.AgentID, Occurrence: r.Next,
@@ -645,7 +718,7 @@ func (d *dispatcher) skip(ctx context.Context, r *Record, trig trigger, now time
 // ack records an occurrence's end in the store. It returns the entry of the
 // next occurrence (nil if there is none, or the record is gone or changed)
 // and false if the store failed, in which case the caller tries again later.
-func (d *dispatcher) ack(ctx context.Context, r *Record, next time.Time, out *Outcome) (*entry, bool) {
+func (d *dispatcher) ack(ctx context.Context, r *Record, next time.Time, out *Outcome) (*job, bool) {
 	err := d.s.store.Ack(ctx, Ack{
 		ID: r.ID, Version: r.Version, Next: next, Outcome: out, HistoryLimit: d.s.o.historyLimit,
 	})
@@ -658,19 +731,19 @@ func (d *dispatcher) ack(ctx context.Context, r *Record, next time.Time, out *Ou
 	case next.IsZero():
 		return nil, true
 	}
-	return &entry{at: next.UnixNano(), id: r.ID, version: r.Version + 1}, true
+	return &job{at: next.UnixNano(), id: r.ID, version: r.Version + 1}, true
 }
 
 // later returns the entry that retries e after the backoff of its
 // attempt. rs is nil when the store failed before any attempt: the firing
 // is then tried again from the start.
-func (d *dispatcher) later(e *entry, rs *retryState) (*entry, bool) {
+func (d *dispatcher) later(e *job, rs *retryState) (*job, bool) {
 	n := 1
 	if rs != nil {
 		n = rs.attempt
 	}
 	at := d.s.o.clock.Now().Add(d.s.o.retry.backoff(n))
-	return &entry{at: at.UnixNano(), id: e.id, version: e.version, retry: rs}, true
+	return &job{at: at.UnixNano(), id: e.id, version: e.version, retry: rs}, true
 }
 
 // backoff returns the delay after the n-th failed attempt.

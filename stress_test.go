@@ -23,8 +23,8 @@ func (d *dispatcher) checkHeap(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, e := range d.heap {
-		if e.index != i || d.byID[e.id] != e {
-			return fmt.Errorf("heap index broken at %d (%s)", i, e.id)
+		if int(e.index) != i || d.byID[e.key] != e {
+			return fmt.Errorf("heap index broken at %d (%s)", i, d.idOf(e.key))
 		}
 		if l, r := 2*i+1, 2*i+2; (l < len(d.heap) && d.heap.Less(l, i)) || (r < len(d.heap) && d.heap.Less(r, i)) {
 			return fmt.Errorf("heap order broken at %d", i)
@@ -33,6 +33,11 @@ func (d *dispatcher) checkHeap(ctx context.Context) error {
 	if len(d.byID) != len(d.heap) {
 		return fmt.Errorf("index has %d entries, heap %d", len(d.byID), len(d.heap))
 	}
+	for k := range d.retries {
+		if d.byID[k] == nil {
+			return fmt.Errorf("retry state of %s, which is not in the heap", d.idOf(k))
+		}
+	}
 	if d.full || len(d.flights) != 0 {
 		return errors.New("not idle")
 	}
@@ -40,26 +45,28 @@ func (d *dispatcher) checkHeap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stored := map[string]Due{}
+	stored := map[idKey]Due{}
 	for _, du := range due {
-		stored[du.ID] = du
-		e, ok := d.byID[du.ID]
+		k := d.keyOf(du.ID)
+		stored[k] = du
+		e, ok := d.byID[k]
 		if !ok {
 			return fmt.Errorf("stored occurrence %s at %v is not in the heap", du.ID, du.At)
 		}
-		if e.version != du.Version {
+		if e.version != uint32(du.Version) {
 			return fmt.Errorf("%s: heap version %d, store %d", du.ID, e.version, du.Version)
 		}
-		if e.retry == nil && e.at != du.At.UnixNano() {
+		rs := d.retries[k]
+		if rs == nil && e.at != du.At.UnixNano() {
 			return fmt.Errorf("%s: heap at %v, store %v", du.ID, time.Unix(0, e.at), du.At)
 		}
-		if e.retry != nil && !e.retry.occ.Equal(du.At) {
-			return fmt.Errorf("%s: retry of %v, store %v", du.ID, e.retry.occ, du.At)
+		if rs != nil && !rs.occ.Equal(du.At) {
+			return fmt.Errorf("%s: retry of %v, store %v", du.ID, rs.occ, du.At)
 		}
 	}
-	for id := range d.byID {
-		if _, ok := stored[id]; !ok {
-			return fmt.Errorf("heap entry %s is not a stored occurrence within the cursor", id)
+	for k := range d.byID {
+		if _, ok := stored[k]; !ok {
+			return fmt.Errorf("heap entry %s is not a stored occurrence within the cursor", d.idOf(k))
 		}
 	}
 	return nil
