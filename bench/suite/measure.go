@@ -143,3 +143,11 @@ func (r *Recorder) Lateness(due []int64) Lateness {
 	}
 	return l
 }
+
+// First returns the instant of job id's first firing, zero if none.
+func (r *Recorder) First(id int) time.Time {
+	if ns := r.first[id].Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}

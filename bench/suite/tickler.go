@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -62,28 +61,29 @@ type durableTickler struct {
 }
 
 // Restart stops the scheduler, closes the store, and measures the time
-// from opening the file again to a started scheduler.
-func (d *durableTickler) Restart() (time.Duration, error) {
+// from opening the file again to a started scheduler, and the heap the
+// reopened store and scheduler hold.
+func (d *durableTickler) Restart() (time.Duration, int64, error) {
 	if err := d.Stop(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	d.s = nil
-	runtime.GC()
+	before := Snapshot()
 	start := time.Now()
 	st, closeStore, err := d.open()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	s, err := tickler.New(st, d.deliver)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := s.Start(context.Background()); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	took := time.Since(start)
 	d.s, d.close = s, closeStore
-	return took, nil
+	return took, int64(Snapshot().HeapAlloc) - int64(before.HeapAlloc), nil
 }
 
 const benchAgent = "bench-agent"

@@ -159,9 +159,11 @@ type Fire struct {
 	Err     string        `json:"err,omitempty"`
 }
 
-// Restarter is a library that can stop and reopen its durable state.
+// Restarter is a library that can stop and reopen its durable state. It
+// returns the time from reopening to started, and the Go heap the
+// restarted library holds (after GC, less what was live before reopening).
 type Restarter interface {
-	Restart() (time.Duration, error)
+	Restart() (took time.Duration, heap int64, err error)
 }
 
 // Run runs the workloads on one library with cfg.N jobs and calls emit
@@ -222,12 +224,10 @@ func Run(f Factory, cfg Config, emit func(*Result)) *Result {
 
 	// Restart of a durable library with N stored.
 	if r, ok := lib.(Restarter); ok {
-		took, err := r.Restart()
-		res.Restart = &Restart{Took: took}
+		took, heap, err := r.Restart()
+		res.Restart = &Restart{Took: took, HeapPerJob: float64(heap) / float64(n)}
 		if err != nil {
 			res.Restart.Err = err.Error()
-		} else {
-			res.Restart.HeapPerJob = perJob(Snapshot().HeapAlloc, before.HeapAlloc, n)
 		}
 		emit(res)
 	}
