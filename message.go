@@ -161,15 +161,7 @@ func (r *CreateRequest) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = CreateRequest(w.plain)
-	n, err := wholeNumber(w.MaxSteps)
-	if err != nil {
-		return &ValidationError{Field: "max_steps", Reason: err.Error()}
-	}
-	if n != nil {
-		v := int(*n)
-		r.MaxSteps = &v
-	}
-	return nil
+	return decodeMaxSteps(w.MaxSteps, &r.MaxSteps)
 }
 
 // UnmarshalJSON decodes an update body; max_steps is read as in
@@ -184,13 +176,20 @@ func (r *UpdateRequest) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = UpdateRequest(w.plain)
-	n, err := wholeNumber(w.MaxSteps)
+	return decodeMaxSteps(w.MaxSteps, &r.MaxSteps)
+}
+
+// decodeMaxSteps sets *dst from the raw max_steps, which must be a whole
+// number if present.
+func decodeMaxSteps(raw json.RawMessage, dst **int) error {
+	n, err := wholeNumber(raw)
 	if err != nil {
 		return &ValidationError{Field: "max_steps", Reason: err.Error()}
 	}
+	*dst = nil
 	if n != nil {
 		v := int(*n)
-		r.MaxSteps = &v
+		*dst = &v
 	}
 	return nil
 }

@@ -148,26 +148,8 @@ type createResponse struct {
 }
 
 func (h *handler) create(w http.ResponseWriter, r *http.Request, agentID string) {
-	if !isJSON(r.Header.Get("Content-Type")) {
-		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-		return
-	}
-	body, ok := h.readBody(w, r)
-	if !ok {
-		return
-	}
-	if errs := checkBody(body, createShape); len(errs) > 0 {
-		h.invalid(w, errs...)
-		return
-	}
 	var req tickler.CreateRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		var ve *tickler.ValidationError
-		if errors.As(err, &ve) {
-			h.schedulerError(w, r, err)
-		} else {
-			h.invalid(w, fieldError{Loc: []any{"body"}, Msg: err.Error(), Type: typeValue})
-		}
+	if !h.decode(w, r, createShape, &req) {
 		return
 	}
 	sm, err := h.s.Create(r.Context(), agentID, req)
@@ -177,6 +159,33 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, agentID string)
 	}
 	w.Header().Set("Location", "/v1/agents/"+url.PathEscape(agentID)+"/schedule/"+url.PathEscape(sm.ID))
 	h.writeJSON(w, http.StatusCreated, createResponse{ID: sm.ID, NextScheduledAt: tickler.FormatTime(sm.NextScheduledTime)})
+}
+
+// decode reads a JSON body that must fit the shape s into v. It answers
+// 415, 413 or 422 and reports false if the body does not do.
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, s shape, v any) bool {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return false
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return false
+	}
+	if errs := checkBody(body, s); len(errs) > 0 {
+		h.invalid(w, errs...)
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var ve *tickler.ValidationError
+		if errors.As(err, &ve) {
+			h.schedulerError(w, r, err)
+		} else {
+			h.invalid(w, fieldError{Loc: []any{"body"}, Msg: err.Error(), Type: typeValue})
+		}
+		return false
+	}
+	return true
 }
 
 // listResponse is the body of a list.
@@ -244,26 +253,8 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, agentID string)
 // update changes a schedule in place (an extension: PATCH with any of the
 // create body's fields) and answers the scheduled message.
 func (h *handler) update(w http.ResponseWriter, r *http.Request, agentID string) {
-	if !isJSON(r.Header.Get("Content-Type")) {
-		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-		return
-	}
-	body, ok := h.readBody(w, r)
-	if !ok {
-		return
-	}
-	if errs := checkBody(body, updateShape); len(errs) > 0 {
-		h.invalid(w, errs...)
-		return
-	}
 	var req tickler.UpdateRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		var ve *tickler.ValidationError
-		if errors.As(err, &ve) {
-			h.schedulerError(w, r, err)
-		} else {
-			h.invalid(w, fieldError{Loc: []any{"body"}, Msg: err.Error(), Type: typeValue})
-		}
+	if !h.decode(w, r, updateShape, &req) {
 		return
 	}
 	sm, err := h.s.Update(r.Context(), agentID, r.PathValue("scheduled_message_id"), req)
