@@ -478,16 +478,9 @@ func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
 	}
 	id := []byte(a.ID)
 	return s.update(ctx, func(b buckets) error {
-		v := b.records.Get(id)
-		if v == nil {
-			return tickler.ErrNotFound
-		}
-		h, err := decodeHeader(v)
+		h, err := fenced(b, a.ID, "", a.Version)
 		if err != nil {
-			return &RecordError{ID: a.ID, Err: err}
-		}
-		if h.version != a.Version {
-			return tickler.ErrConflict
+			return err
 		}
 		if a.Next.IsZero() {
 			return remove(b, a.ID, h)
@@ -523,6 +516,26 @@ func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
 	})
 }
 
+// fenced returns the header of the record id, which must exist, belong to
+// agentID (unless it is empty) and be at version: else ErrNotFound,
+// ErrConflict, or a *RecordError if it cannot be decoded.
+func fenced(b buckets, id, agentID string, version uint64) (*header, error) {
+	v := b.records.Get([]byte(id))
+	if v == nil {
+		return nil, tickler.ErrNotFound
+	}
+	h, err := decodeHeader(v)
+	switch {
+	case err != nil:
+		return nil, &RecordError{ID: id, Err: err}
+	case agentID != "" && h.agentID != agentID:
+		return nil, tickler.ErrNotFound
+	case h.version != version:
+		return nil, tickler.ErrConflict
+	}
+	return h, nil
+}
+
 // Update implements [tickler.Store.Update]: it returns once the replaced
 // record and its index entries are fsynced. Its history is kept.
 func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
@@ -532,19 +545,9 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	}
 	id := []byte(r.ID)
 	return s.update(ctx, func(b buckets) error {
-		v := b.records.Get(id)
-		if v == nil {
-			return tickler.ErrNotFound
-		}
-		h, err := decodeHeader(v)
+		h, err := fenced(b, r.ID, r.AgentID, r.Version)
 		if err != nil {
-			return &RecordError{ID: r.ID, Err: err}
-		}
-		if h.agentID != r.AgentID {
-			return tickler.ErrNotFound
-		}
-		if h.version != r.Version {
-			return tickler.ErrConflict
+			return err
 		}
 		if h.hasNext {
 			if err := del(b.due, dueKey(h.next, r.ID)); err != nil {
