@@ -197,11 +197,11 @@ func fire(b *testing.B, f suite.Factory, p params, window time.Duration) *suite.
 	b.ReportMetric(float64(l.P50)/1e6, "late-p50-ms")
 	b.ReportMetric(float64(l.P99)/1e6, "late-p99-ms")
 	b.ReportMetric(float64(l.Max)/1e6, "late-max-ms")
-	b.ReportMetric(float64(l.Lost), "lost")
+	b.ReportMetric(float64(l.Lost), "not-fired")
 	b.ReportMetric(float64(l.Dup), "dup")
 	b.ReportMetric(float64(fr.CPU)/1e6, "cpu-ms")
 	if l.Lost > 0 || l.Dup > 0 {
-		b.Logf("%s: %d of %d fired, %d lost, %d duplicated", f.Name, l.Fired, n, l.Lost, l.Dup)
+		b.Logf("%s: %d of %d fired, %d not fired, %d duplicated", f.Name, l.Fired, n, l.Lost, l.Dup)
 	}
 	return fr
 }
