@@ -152,14 +152,16 @@ type dispatcher struct {
 	forgotten map[string]bool // deleted while a claim read the store
 	state     int             // stateNew, stateRunning, stateStopped
 	startedAt time.Time
-	changed   chan struct{} // closed and replaced at every change of the above
+	changed   chan struct{} // closed at every change of the above, if a waiter made it
+	starved   bool          // the loop has due entries and no free worker
 
 	kick     chan struct{}
 	stopLoop context.CancelFunc
 	loopDone chan struct{}
 	runCtx   context.Context // parent of delivery contexts
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // firing jobs, from pop to the end of fire
+	jobs     chan *job      // to the workers; room for one per worker
 }
 
 const (
@@ -173,14 +175,15 @@ func (d *dispatcher) init(s *Scheduler) {
 	d.byID = make(map[idKey]*entry)
 	d.retries = make(map[idKey]*retryState)
 	d.flights = make(map[string]*flight)
-	d.changed = make(chan struct{})
 	d.kick = make(chan struct{}, 1)
 }
 
 // notify wakes waitIdle; d.mu is held.
 func (d *dispatcher) notify() {
-	close(d.changed)
-	d.changed = make(chan struct{})
+	if d.changed != nil {
+		close(d.changed)
+		d.changed = nil
+	}
 }
 
 func (d *dispatcher) wake() {
@@ -337,8 +340,8 @@ func (d *dispatcher) remove(e *entry) {
 
 // keyOf returns the key of an id; d.mu is held.
 func (d *dispatcher) keyOf(id string) idKey {
-	if u, err := uuid.Parse(id); err == nil && len(id) == 36 && u.String() == id {
-		return idKey(u)
+	if k, ok := canonicalUUID(id); ok {
+		return k
 	}
 	if k, ok := d.oddKeys[id]; ok {
 		return k
@@ -354,6 +357,38 @@ func (d *dispatcher) keyOf(id string) idKey {
 			return k
 		}
 	}
+}
+
+// canonicalUUID parses id if it is a UUID in canonical form (lowercase
+// hex, dashes at 8, 13, 18 and 23), the form idOf gives back.
+func canonicalUUID(id string) (k idKey, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return k, false
+	}
+	n := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i--
+			continue
+		}
+		hi, lo := unhex(id[i]), unhex(id[i+1])
+		if hi > 15 || lo > 15 {
+			return k, false
+		}
+		k[n] = hi<<4 | lo
+		n++
+	}
+	return k, true
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 255
 }
 
 // idOf returns the id of a key; d.mu is held.
@@ -438,7 +473,16 @@ func (d *dispatcher) claim(ctx context.Context) error {
 func (d *dispatcher) loop(ctx context.Context) {
 	defer close(d.loopDone)
 	clk := d.s.o.clock
-	sem := make(chan struct{}, d.s.o.concurrency)
+	workers := d.s.o.concurrency
+	d.jobs = make(chan *job, workers)
+	defer close(d.jobs) // the workers end once they have drained it
+	for range workers {
+		go func() {
+			for j := range d.jobs {
+				d.fire(j)
+			}
+		}()
+	}
 	var retryClaim time.Time // after a failed claim, the next one waits
 	for {
 		if ctx.Err() != nil {
@@ -460,7 +504,7 @@ func (d *dispatcher) loop(ctx context.Context) {
 			return
 		}
 		now := clk.Now()
-		for len(d.heap) > 0 && d.heap[0].at <= now.UnixNano() && len(sem) < cap(sem) {
+		for len(d.heap) > 0 && d.heap[0].at <= now.UnixNano() && d.running < workers {
 			e := heap.Pop(&d.heap).(*entry)
 			delete(d.byID, e.key)
 			j := &job{at: e.at, id: d.idOf(e.key), version: uint64(e.version), retry: d.retries[e.key]}
@@ -468,20 +512,13 @@ func (d *dispatcher) loop(ctx context.Context) {
 			d.flights[j.id] = &flight{}
 			d.running++
 			d.wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; d.wake() }()
-				d.fire(j)
-			}()
+			d.jobs <- j // never blocks: fewer jobs than workers are running
 		}
 		wait := d.s.o.maxSleep
-		if len(d.heap) > 0 {
-			if len(sem) == cap(sem) {
-				wait = d.s.o.maxSleep // a finishing delivery wakes us
-			} else {
-				wait = min(wait, time.Duration(d.heap[0].at-now.UnixNano()))
-			}
-		}
+		d.starved = len(d.heap) > 0 && d.heap[0].at <= now.UnixNano()
+		if len(d.heap) > 0 && !d.starved {
+			wait = min(wait, time.Duration(d.heap[0].at-now.UnixNano()))
+		} // when starved, a finishing worker wakes us
 		switch {
 		case retryClaim.After(now):
 			wait = min(wait, retryClaim.Sub(now))
@@ -546,15 +583,22 @@ func (d *dispatcher) fire(e *job) {
 			next = nil
 		}
 	}
+	// The loop sleeps until its heap's earliest entry: wake it if this
+	// adds one, or if it waits for a free worker.
+	wake := d.starved
 	switch {
 	case next == nil || d.state != stateRunning || f.deleted:
 	case retry:
 		// The store still holds the occurrence as due, within the cursor:
 		// the retry goes into the heap whatever its time.
 		d.insert(&entry{at: next.at, key: d.keyOf(next.id), version: uint32(next.version)}, next.retry)
-		d.notify()
+		wake = true
 	default:
-		d.offerLocked(Due{ID: next.id, At: time.Unix(0, next.at).UTC(), Version: next.version})
+		wake = d.offerLocked(Due{ID: next.id, At: time.Unix(0, next.at).UTC(), Version: next.version}) || wake
+	}
+	if wake {
+		d.starved = false
+		d.wake()
 	}
 	d.notify()
 	d.wg.Done()
@@ -778,6 +822,9 @@ func (d *dispatcher) waitIdle(ctx context.Context) error {
 		idle := d.state != stateRunning ||
 			(d.running == 0 && !d.claiming && !d.needClaim(now) &&
 				(len(d.heap) == 0 || d.heap[0].at > now.UnixNano()))
+		if !idle && d.changed == nil {
+			d.changed = make(chan struct{})
+		}
 		ch := d.changed
 		d.mu.Unlock()
 		if idle {

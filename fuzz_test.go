@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/robfig/cron/v3"
 )
 
@@ -100,6 +101,9 @@ func FuzzCreateRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a valid request does not encode: %v", err)
 		}
+		if b, _ := json.Marshal(msg); len(b) > msg.sizeBound() {
+			t.Fatalf("sizeBound %d is below the encoded size %d of %s", msg.sizeBound(), len(b), b)
+		}
 		var again CreateRequest
 		if err := json.Unmarshal(enc, &again); err != nil {
 			t.Fatalf("re-encoded request does not decode: %v\n%s", err, enc)
@@ -110,6 +114,26 @@ func FuzzCreateRequest(f *testing.F) {
 		}
 		if msg := again.message(); msg.validate() != nil {
 			t.Fatalf("re-encoded request no longer validates: %s", enc)
+		}
+	})
+}
+
+// FuzzCanonicalUUID checks that an id maps to a key and back to itself
+// exactly when it is a canonical UUID string.
+func FuzzCanonicalUUID(f *testing.F) {
+	f.Add("019b76da-a800-78c0-8fec-1d5604cc1cdc")
+	f.Add("019B76DA-A800-78C0-8FEC-1D5604CC1CDC")
+	f.Add("{019b76da-a800-78c0-8fec-1d5604cc1cdc}")
+	f.Add("legacy-42")
+	f.Fuzz(func(t *testing.T, id string) {
+		k, ok := canonicalUUID(id)
+		u, err := uuid.Parse(id)
+		canonical := err == nil && u.String() == id
+		if ok != canonical {
+			t.Fatalf("canonicalUUID(%q) = %v, want %v", id, ok, canonical)
+		}
+		if ok && uuid.UUID(k).String() != id {
+			t.Fatalf("key of %q reads back as %s", id, uuid.UUID(k))
 		}
 	})
 }

@@ -298,7 +298,7 @@ func (m *MessageCreate) validate() error {
 		return invalid("messages", "at least one message is required")
 	}
 	for i := range m.Messages {
-		if err := m.Messages[i].validate(fmt.Sprintf("messages[%d]", i)); err != nil {
+		if err := m.Messages[i].validate(i); err != nil {
 			return err
 		}
 	}
@@ -319,64 +319,96 @@ func (m *MessageCreate) validate() error {
 	return nil
 }
 
-func (m *Message) validate(path string) error {
+// validate checks the message at index i; paths in errors are built only
+// when there is an error, so that valid input costs no formatting.
+func (m *Message) validate(i int) error {
+	path := func(field string) string { return fmt.Sprintf("messages[%d]%s", i, field) }
 	switch m.Role {
 	case RoleUser, RoleAssistant, RoleSystem:
 	case "":
-		return invalid(path+".role", "is required")
+		return invalid(path(".role"), "is required")
 	default:
-		return invalid(path+".role", "must be user, assistant or system, got %q", string(m.Role))
+		return invalid(path(".role"), "must be user, assistant or system, got %q", string(m.Role))
 	}
 	if m.Type != nil && *m.Type != "message" {
-		return invalid(path+".type", `must be "message" when present, got %q`, *m.Type)
+		return invalid(path(".type"), `must be "message" when present, got %q`, *m.Type)
 	}
 	c := m.Content
 	if c.Parts == nil {
 		if strings.TrimSpace(c.Text) == "" {
-			return invalid(path+".content", "must not be empty")
+			return invalid(path(".content"), "must not be empty")
 		}
 		return nil
 	}
 	if len(c.Parts) == 0 {
-		return invalid(path+".content", "must not be empty")
+		return invalid(path(".content"), "must not be empty")
 	}
 	for j := range c.Parts {
-		if err := c.Parts[j].validate(fmt.Sprintf("%s.content[%d]", path, j)); err != nil {
-			return err
+		if field, reason := c.Parts[j].check(); field != "" {
+			return invalid(path(fmt.Sprintf(".content[%d]%s", j, field)), "%s", reason)
 		}
 	}
 	return nil
 }
 
-func (p *ContentPart) validate(path string) error {
+// check returns the field of the part that does not validate (as a path
+// suffix such as ".source.data") and why, or "" if the part is valid.
+func (p *ContentPart) check() (field, reason string) {
 	if p.Type == "image" || p.Source != nil {
-		if p.Type != "image" {
-			return invalid(path+".type", `must be "image" for a part with a source`)
+		switch {
+		case p.Type != "image":
+			return ".type", `must be "image" for a part with a source`
+		case p.Text != "" || p.Signature != nil:
+			return ".text", "an image part has no text"
+		case p.Source == nil:
+			return ".source", "is required for an image part"
+		case p.Source.Data == "":
+			return ".source.data", "is required"
+		case p.Source.MediaType == "":
+			return ".source.media_type", "is required"
+		case p.Source.Type != "" && p.Source.Type != "base64":
+			return ".source.type", fmt.Sprintf(`must be "base64" when present, got %q`, p.Source.Type)
 		}
-		if p.Text != "" || p.Signature != nil {
-			return invalid(path+".text", "an image part has no text")
-		}
-		if p.Source == nil {
-			return invalid(path+".source", "is required for an image part")
-		}
-		if p.Source.Data == "" {
-			return invalid(path+".source.data", "is required")
-		}
-		if p.Source.MediaType == "" {
-			return invalid(path+".source.media_type", "is required")
-		}
-		if p.Source.Type != "" && p.Source.Type != "base64" {
-			return invalid(path+".source.type", `must be "base64" when present, got %q`, p.Source.Type)
-		}
-		return nil
+		return "", ""
 	}
 	if p.Type != "" && p.Type != "text" {
-		return invalid(path+".type", `must be "text" or "image", got %q`, p.Type)
+		return ".type", fmt.Sprintf(`must be "text" or "image", got %q`, p.Type)
 	}
 	if strings.TrimSpace(p.Text) == "" {
-		return invalid(path+".text", "must not be empty")
+		return ".text", "must not be empty"
 	}
-	return nil
+	return "", ""
+}
+
+// sizeBound returns an upper bound of the length of m's JSON encoding,
+// cheaply: every string byte may take six bytes (\u00XX), and every field
+// its name, quotes and punctuation.
+func (m *MessageCreate) sizeBound() int {
+	const field = 40 // the longest field name, quotes, colon, comma, null or number
+	str := func(s string) int { return 6*len(s) + field }
+	opt := func(s *string) int {
+		if s == nil {
+			return 0
+		}
+		return str(*s)
+	}
+	n := 5*field + str(m.CallbackURL)
+	for _, t := range m.IncludeReturnMessageTypes {
+		n += str(t)
+	}
+	for i := range m.Messages {
+		msg := &m.Messages[i]
+		n += 7*field + str(string(msg.Role)) + opt(msg.Name) + opt(msg.OTID) + opt(msg.SenderID) + opt(msg.Type)
+		n += str(msg.Content.Text)
+		for j := range msg.Content.Parts {
+			p := &msg.Content.Parts[j]
+			n += 5*field + str(p.Text) + opt(p.Signature) + str(p.Type)
+			if p.Source != nil {
+				n += 5*field + str(p.Source.Data) + str(p.Source.MediaType) + opt(p.Source.Detail) + str(p.Source.Type)
+			}
+		}
+	}
+	return n
 }
 
 // marshal is json.Marshal without HTML escaping, so that text comes back

@@ -117,7 +117,7 @@ func (s *Scheduler) Start(ctx context.Context) error { return s.d.start(ctx) }
 func (s *Scheduler) Stop(ctx context.Context) error { return s.d.stop(ctx) }
 
 // Create validates req, stores a new scheduled message for the agent and
-// returns it. Once Create returns, the message is as durable as the store
+// returns it. The returned message shares its slices with req. Once Create returns, the message is as durable as the store
 // makes it, and it fires at its first occurrence.
 //
 // Invalid input returns a *[ValidationError] naming the field, and a
@@ -147,7 +147,8 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 		Next:     first,
 		Version:  1,
 	}
-	r = r.Clone() // the caller keeps req; the store and we share nothing with it
+	// The store copies r (or encodes it): req and the returned message
+	// share slices, but neither shares anything with what is stored.
 	if err := s.create(ctx, r); err != nil {
 		return nil, err
 	}
@@ -189,7 +190,7 @@ func (s *Scheduler) checkLimits(msg *MessageCreate, trig trigger, first time.Tim
 	if o.maxMessages > 0 && len(msg.Messages) > o.maxMessages {
 		return over("messages", "%d messages, more than the limit of %d", len(msg.Messages), o.maxMessages)
 	}
-	if o.maxBytes > 0 {
+	if o.maxBytes > 0 && msg.sizeBound() > o.maxBytes {
 		b, err := json.Marshal(msg)
 		if err != nil {
 			return fmt.Errorf("tickler: encoding the message: %w", err)

@@ -31,7 +31,8 @@ var (
 // The package storetest holds the conformance suite every Store passes.
 type Store interface {
 	// Create stores a new record with Version 1. It returns ErrExists if
-	// the id is taken.
+	// the id is taken. It keeps nothing r refers to: the caller may reuse
+	// r's slices and pointers once Create returns, and so may Update.
 	Create(ctx context.Context, r *Record) error
 	// Get returns the record with the id, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Record, error)

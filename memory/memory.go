@@ -18,19 +18,12 @@ import (
 type Store struct {
 	mu      sync.RWMutex
 	recs    map[string]*tickler.Record
-	byAgent *btree.BTreeG[agentKey]
+	byAgent map[string]*btree.BTreeG[string] // each agent's ids, in order
 	due     *btree.BTreeG[dueKey]
 	history map[string][]tickler.Outcome // oldest first
 }
 
-type agentKey struct{ agent, id string }
-
-func agentLess(a, b agentKey) bool {
-	if a.agent != b.agent {
-		return a.agent < b.agent
-	}
-	return a.id < b.id
-}
+func idLess(a, b string) bool { return a < b }
 
 type dueKey struct {
 	at int64 // Unix nanoseconds
@@ -48,7 +41,7 @@ func dueLess(a, b dueKey) bool {
 func New() *Store {
 	return &Store{
 		recs:    make(map[string]*tickler.Record),
-		byAgent: btree.NewG(32, agentLess),
+		byAgent: make(map[string]*btree.BTreeG[string]),
 		due:     btree.NewG(32, dueLess),
 		history: make(map[string][]tickler.Outcome),
 	}
@@ -66,7 +59,12 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record) error {
 		return tickler.ErrExists
 	}
 	s.recs[c.ID] = c
-	s.byAgent.ReplaceOrInsert(agentKey{c.AgentID, c.ID})
+	ids := s.byAgent[c.AgentID]
+	if ids == nil {
+		ids = btree.NewG(32, idLess)
+		s.byAgent[c.AgentID] = ids
+	}
+	ids.ReplaceOrInsert(c.ID)
 	if !c.Next.IsZero() {
 		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
 	}
@@ -91,18 +89,19 @@ func (s *Store) List(ctx context.Context, agentID, after string, limit int) ([]*
 	defer s.mu.RUnlock()
 	var out []*tickler.Record
 	more := false
-	s.byAgent.AscendGreaterOrEqual(agentKey{agentID, after}, func(k agentKey) bool {
-		if k.agent != agentID {
-			return false
-		}
-		if k.id == after {
+	ids := s.byAgent[agentID]
+	if ids == nil {
+		return nil, false, nil
+	}
+	ids.AscendGreaterOrEqual(after, func(id string) bool {
+		if id == after {
 			return true
 		}
 		if len(out) == limit {
 			more = true
 			return false
 		}
-		out = append(out, s.recs[k.id].Clone())
+		out = append(out, s.recs[id].Clone())
 		return true
 	})
 	return out, more, nil
@@ -123,7 +122,12 @@ func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 func (s *Store) remove(r *tickler.Record) {
 	delete(s.recs, r.ID)
 	delete(s.history, r.ID)
-	s.byAgent.Delete(agentKey{r.AgentID, r.ID})
+	if ids := s.byAgent[r.AgentID]; ids != nil {
+		ids.Delete(r.ID)
+		if ids.Len() == 0 {
+			delete(s.byAgent, r.AgentID)
+		}
+	}
 	if !r.Next.IsZero() {
 		s.due.Delete(dueKey{r.Next.UnixNano(), r.ID})
 	}
@@ -216,15 +220,10 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 func (s *Store) Count(ctx context.Context, agentID string) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n := 0
-	s.byAgent.AscendGreaterOrEqual(agentKey{agentID, ""}, func(k agentKey) bool {
-		if k.agent != agentID {
-			return false
-		}
-		n++
-		return true
-	})
-	return n, nil
+	if ids := s.byAgent[agentID]; ids != nil {
+		return ids.Len(), nil
+	}
+	return 0, nil
 }
 
 // History implements [tickler.Store].
