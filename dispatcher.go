@@ -472,6 +472,14 @@ func (d *dispatcher) claim(ctx context.Context) error {
 // goroutines, and sleeps until the next thing to do.
 func (d *dispatcher) loop(ctx context.Context) {
 	defer close(d.loopDone)
+	defer func() {
+		// Stopped by Stop, or by the cancellation of Start's context:
+		// either way no delivery starts any more.
+		d.mu.Lock()
+		d.state = stateStopped
+		d.notify()
+		d.mu.Unlock()
+	}()
 	clk := d.s.o.clock
 	workers := d.s.o.concurrency
 	d.jobs = make(chan *job, workers)
