@@ -44,13 +44,22 @@
 //
 // # Who owns what
 //
-// One mutex, dispatcher.mu, guards the heap, its index, the flights (the
-// occurrences whose firing goroutine runs), the cursor and the lifecycle
-// state. It is never held across a call to the store, the Deliverer or an
-// event handler, and no other lock is taken while it is held; the store's
-// own locks are therefore always innermost. The loop goroutine is the only
-// one that pops from the heap; Create, Delete and the firing goroutines
-// push and remove under the mutex. A flight is created when an entry is
-// popped and removed when its goroutine ends; Delete marks a flight so that
-// it starts no further attempt.
+// One mutex, dispatcher.mu, guards the heap, its index, the retry states
+// beside it, the flights (the occurrences a worker is firing), the cursor
+// and the lifecycle state. It is never held across a call to the store,
+// the Deliverer or an event handler, and no other lock is taken while it
+// is held; the store's own locks are therefore always innermost.
+//
+// The loop goroutine is the only one that pops from the heap: it hands
+// each due entry to a fixed pool of workers ([WithConcurrency]) and never
+// pops more than there are free workers, so a hung Deliverer holds one
+// worker and nothing else. Create, Update, Delete and the workers push and
+// remove under the mutex. A flight is created when an entry is popped and
+// removed when its worker is done; Delete marks it so that it starts no
+// further attempt, and Update leaves it the occurrence to offer in place
+// of its own.
+//
+// A heap entry is 32 bytes: the due instant, the id as 16 bytes, the low
+// bits of the record's version and the entry's heap position. The id
+// index maps those 16 bytes to the entry.
 package tickler
