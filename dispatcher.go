@@ -666,12 +666,6 @@ func (d *dispatcher) attempt(e *job) (next *job, retry bool) {
 		IdempotencyKey: del.IdempotencyKey, Attempt: rs.attempt, Message: r.Message,
 		CallbackURL: r.Message.CallbackURL,
 	}
-	out := &Outcome{
-		ID:                 s.ids.next(clk.Now()),
-		ScheduledMessageID: r.ID,
-		Occurrence:         rs.occ,
-		Attempts:           rs.attempt,
-	}
 	if derr != nil {
 		d.mu.Lock()
 		stopped := d.state != stateRunning
@@ -688,19 +682,28 @@ func (d *dispatcher) attempt(e *job) (next *job, retry bool) {
 			return d.later(e, rs)
 		}
 		ev.Kind, ev.Err = EventGaveUp, derr
-		out.Status, out.Error = StatusFailed, derr.Error()
 		s.o.logger.Error("tickler: delivery gave up", "id", r.ID, "key", del.IdempotencyKey, "attempts", rs.attempt, "err", derr)
 	} else {
 		ev.Kind, ev.Result = EventDelivered, res
-		out.Status, out.RunID = StatusSuccess, res.RunID
-		if res.Response != nil {
-			if b, err := marshal(res.Response); err == nil {
-				out.Response = b
+	}
+	nextAt := nextAfter(trig, rs.occ, rs.started)
+	var out *Outcome
+	if !nextAt.IsZero() && s.o.historyLimit > 0 {
+		// The history of a record that the ack removes goes with it: an
+		// outcome is built only for a record that stays.
+		now := clk.Now()
+		out = &Outcome{ID: s.ids.next(now), ScheduledMessageID: r.ID, Occurrence: rs.occ, Attempts: rs.attempt, SentAt: now}
+		if derr != nil {
+			out.Status, out.Error = StatusFailed, derr.Error()
+		} else {
+			out.Status, out.RunID = StatusSuccess, res.RunID
+			if res.Response != nil {
+				if b, err := marshal(res.Response); err == nil {
+					out.Response = b
+				}
 			}
 		}
 	}
-	out.SentAt = clk.Now()
-	nextAt := nextAfter(trig, rs.occ, rs.started)
 	n, ok := d.ack(ctx, r, nextAt, out)
 	if !ok {
 		rs.attempt-- // the attempt succeeded or gave up; only its record failed
