@@ -97,7 +97,13 @@ func runChild(spec string) {
 			fatal(err)
 		}
 		rng := rand.New(rand.NewPCG(*seed, uint64(n)))
-		lead := 2*time.Second + time.Duration(n)*20*time.Microsecond
+		// A durable store adds at fsync speed: leave it time to, as the
+		// fire workload does, so that the burst measures deliveries.
+		perJob := 20 * time.Microsecond
+		if fs[0].Parallel > 1 {
+			perJob = 250 * time.Microsecond
+		}
+		lead := 2*time.Second + time.Duration(n)*perJob
 		fr := suite.FireN(fs[0], n, lead, 0, *budget, *dir, rng)
 		emit(&suite.Result{Lib: fs[0].Name, N: n, Parallel: fs[0].Parallel, Fire: fr})
 	default:
