@@ -280,6 +280,7 @@ type ValidationError struct {
 	Err error
 }
 
+// Error returns "tickler: invalid <field>: <reason>".
 func (e *ValidationError) Error() string {
 	return "tickler: invalid " + e.Field + ": " + e.Reason
 }
