@@ -445,7 +445,7 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	recent, forgotten := d.recent, d.forgotten
 	d.recent, d.forgotten = nil, nil
 	defer d.notify()
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrDamaged) {
 		for _, r := range recent {
 			d.offerLocked(r)
 		}
@@ -465,7 +465,7 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	for _, r := range recent {
 		d.offerLocked(r)
 	}
-	return nil
+	return err // nil, or the records skipped as damaged
 }
 
 // loop is the dispatcher's timer: it claims, pops what is due into firing
@@ -500,7 +500,13 @@ func (d *dispatcher) loop(ctx context.Context) {
 		claimDue := d.needClaim(clk.Now().Add(d.s.o.lookahead)) && !clk.Now().Before(retryClaim)
 		d.mu.Unlock()
 		if claimDue {
-			if err := d.claim(ctx); err != nil && ctx.Err() == nil {
+			switch err := d.claim(ctx); {
+			case err == nil || ctx.Err() != nil:
+			case errors.Is(err, ErrDamaged):
+				// The others were claimed; these stay in the store, named,
+				// for an operator to delete (the next Start fails on them).
+				d.s.o.logger.Error("tickler: skipping stored scheduled messages that cannot be decoded", "err", err)
+			default:
 				retryClaim = clk.Now().Add(claimRetry)
 				d.s.o.logger.Error("tickler: claiming due schedules failed; retrying", "err", err, "in", claimRetry)
 			}
@@ -620,6 +626,10 @@ func (d *dispatcher) attempt(e *job) (next *job, retry bool) {
 	ctx := context.WithoutCancel(d.runCtx)
 	r, err := s.store.Get(ctx, e.id)
 	if errors.Is(err, ErrNotFound) {
+		return nil, false
+	}
+	if errors.Is(err, ErrDamaged) {
+		s.o.logger.Error("tickler: a due scheduled message cannot be decoded; skipping it", "id", e.id, "err", err)
 		return nil, false
 	}
 	if err != nil {

@@ -16,6 +16,10 @@ var (
 	ErrConflict = errors.New("tickler: scheduled message version conflict")
 	// ErrExists means Create was given an id that is already stored.
 	ErrExists = errors.New("tickler: scheduled message id already exists")
+	// ErrDamaged is matched by the error of a store that found a record it
+	// cannot decode (damaged, or written by a newer release); the error
+	// names the record.
+	ErrDamaged = errors.New("tickler: stored record cannot be decoded")
 )
 
 // Store keeps scheduled messages and is the source of truth for when each
@@ -48,6 +52,11 @@ type Store interface {
 	// after (the zero Due starts at the beginning). It also returns the next
 	// occurrence of the first record beyond until, or the zero time if
 	// there is none, so the caller can sleep until then.
+	//
+	// A record in the range that cannot be decoded is skipped: Claim still
+	// returns up to limit of the others, with an error matching ErrDamaged
+	// that names what it skipped. The results are valid with such an error
+	// and with no error; with any other error they are not.
 	//
 	// A store owned by one process implements Claim as a range read of an
 	// index by next occurrence; a shared store adds leases to it.

@@ -84,9 +84,11 @@
 // This release refuses to open a file whose layout is newer (an error
 // matching [ErrNewerFormat] naming the path), and a record it cannot
 // decode, whether written by a newer release or damaged (wrong format
-// byte, checksum or structure), yields a *[RecordError] naming the record:
-// from Claim (so [tickler.Scheduler.Start] fails naming it when it is due
-// within the look-ahead), Get, List, Ack and History. Such a record is
-// never skipped in silence and never causes a panic; Delete removes it, so
-// an operator can clear it.
+// byte, checksum or structure), yields a *[RecordError] naming the record
+// and matching [tickler.ErrDamaged]: from Get, List, Ack and History, and
+// from Claim beside the records it could read (so
+// [tickler.Scheduler.Start] fails naming it when it is due within the
+// look-ahead, and a running scheduler logs it and fires the others). Such
+// a record is never skipped in silence and never causes a panic; Delete
+// removes it, so an operator can clear it.
 package bolt

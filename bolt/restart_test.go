@@ -124,3 +124,43 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+func TestDamagedRecordIsSkippedWhileRunningAndFailsStart(t *testing.T) {
+	t.Parallel()
+	st := open(t)
+	b := bundle(t, st, epoch)
+	at := epoch.Add(time.Minute)
+	bad := b.Create("agent", "bad", tickler.At(at))
+	good := b.Create("agent", "good", tickler.At(at))
+	later := b.Create("agent", "later", tickler.At(at.Add(time.Minute)))
+	damage(t, st, bad.ID, func(v []byte) []byte { v[len(v)-3] ^= 0x10; return v })
+
+	// Running: the damaged record is skipped (and logged); the others fire.
+	b.Advance(3 * time.Minute)
+	var got []string
+	for _, d := range b.Recorder.Deliveries() {
+		got = append(got, d.ScheduledMessageID)
+	}
+	if want := []string{good.ID, later.ID}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %v, want the good records %v", got, want)
+	}
+	stop(t, b)
+
+	// Restarting: Start fails and names the record, never drops it silently.
+	nb := ticklertest.NewWith(t, ticklertest.Config{Store: st, NoStart: true})
+	nb.Clock.Set(epoch.Add(time.Hour))
+	err := nb.Scheduler.Start(ctx)
+	var re *bolt.RecordError
+	if !errors.Is(err, tickler.ErrDamaged) || !errors.As(err, &re) || re.ID != bad.ID {
+		t.Fatalf("Start = %v, want an error naming %s", err, bad.ID)
+	}
+	// Deleting it is the way out.
+	if err := nb.Scheduler.Delete(ctx, "agent", bad.ID); err != nil {
+		t.Fatal(err)
+	}
+	nb2 := ticklertest.NewWith(t, ticklertest.Config{Store: st, NoStart: true})
+	nb2.Clock.Set(epoch.Add(time.Hour))
+	if err := nb2.Scheduler.Start(ctx); err != nil {
+		t.Fatalf("Start after deleting the damaged record: %v", err)
+	}
+}

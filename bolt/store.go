@@ -37,9 +37,11 @@ var (
 )
 
 // RecordError reports a stored record that cannot be decoded. Err matches
-// [ErrNewerFormat] or [ErrCorrupt]. Claim, Get, List, Ack and History return
-// it rather than skip the record; Delete removes such a record all the
-// same, which is how an operator clears one that cannot be migrated.
+// [ErrNewerFormat] or [ErrCorrupt], and the error itself matches
+// [tickler.ErrDamaged]. Get, List, Ack and History return it rather than
+// skip the record; Claim skips it and returns it beside the records it
+// could read, as [tickler.Store] allows; Delete removes such a record all
+// the same, which is how an operator clears one that cannot be migrated.
 type RecordError struct {
 	// ID is the record's id, its key in the records bucket.
 	ID  string
@@ -51,6 +53,10 @@ func (e *RecordError) Error() string { return fmt.Sprintf("bolt: record %q: %v",
 
 // Unwrap returns e.Err.
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [tickler.ErrDamaged], which every
+// RecordError matches.
+func (e *RecordError) Is(target error) bool { return target == tickler.ErrDamaged }
 
 // DefaultLockTimeout is how long Open waits for the file lock unless
 // [WithLockTimeout] says otherwise.
@@ -409,8 +415,10 @@ func trimHistory(hist *bbolt.Bucket, id string, upTo uint64) error {
 // record it returns, so a record that cannot be decoded fails the claim
 // with a *[RecordError] naming it.
 func (s *Store) Claim(ctx context.Context, after tickler.Due, until time.Time, limit int) (due []tickler.Due, next time.Time, err error) {
+	var damaged []error
 	err = s.view(ctx, func(b buckets) error {
 		c := b.due.Cursor()
+		records := b.records.Cursor()
 		var k []byte
 		if after.ID == "" {
 			k, _ = c.First()
@@ -433,35 +441,36 @@ func (s *Store) Claim(ctx context.Context, after tickler.Due, until time.Time, l
 			if len(due) >= limit {
 				break
 			}
-			due = append(due, tickler.Due{ID: id, At: time.Unix(0, at).UTC()})
+			d := tickler.Due{ID: id, At: time.Unix(0, at).UTC()}
+			if err := checkDue(records, &d); err != nil {
+				damaged = append(damaged, err)
+				continue
+			}
+			due = append(due, d)
 		}
-		return checkDue(b.records, due)
+		return nil
 	})
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	return due, next, nil
+	return due, next, errors.Join(damaged...)
 }
 
-// checkDue reads the header of the record of each claimed entry, which
-// must decode and agree with the index, and sets the entry's version.
-func checkDue(records *bbolt.Bucket, due []tickler.Due) error {
-	c := records.Cursor()
-	for i := range due {
-		d := &due[i]
-		k, v := c.Seek([]byte(d.ID))
-		if string(k) != d.ID {
-			return &RecordError{ID: d.ID, Err: fmt.Errorf("%w: the due index names a missing record", ErrCorrupt)}
-		}
-		var h header
-		if _, _, err := h.decodeFixed(v); err != nil {
-			return &RecordError{ID: d.ID, Err: err}
-		}
-		if !h.hasNext || h.next != d.At.UnixNano() {
-			return &RecordError{ID: d.ID, Err: fmt.Errorf("%w: the due index says %v, the record %v", ErrCorrupt, d.At, h.nextTime())}
-		}
-		d.Version = h.version
+// checkDue reads the header of the record of a claimed entry, which must
+// decode and agree with the index, and sets the entry's version.
+func checkDue(records *bbolt.Cursor, d *tickler.Due) error {
+	k, v := records.Seek([]byte(d.ID))
+	if string(k) != d.ID {
+		return &RecordError{ID: d.ID, Err: fmt.Errorf("%w: the due index names a missing record", ErrCorrupt)}
 	}
+	var h header
+	if _, _, err := h.decodeFixed(v); err != nil {
+		return &RecordError{ID: d.ID, Err: err}
+	}
+	if !h.hasNext || h.next != d.At.UnixNano() {
+		return &RecordError{ID: d.ID, Err: fmt.Errorf("%w: the due index says %v, the record %v", ErrCorrupt, d.At, h.nextTime())}
+	}
+	d.Version = h.version
 	return nil
 }
 

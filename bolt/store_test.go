@@ -197,8 +197,11 @@ func TestUndecodableRecordIsNamedNeverDropped(t *testing.T) {
 					t.Fatalf("%s error %q does not name the record", op, err)
 				}
 			}
-			_, _, err := s.Claim(ctx, tickler.Due{}, epoch, 10)
+			due, _, err := s.Claim(ctx, tickler.Due{}, epoch, 10)
 			check("Claim", err)
+			if !errors.Is(err, tickler.ErrDamaged) || len(due) != 1 || due[0].ID != "good" {
+				t.Fatalf("Claim = %v, %v; want the good record beside an error matching tickler.ErrDamaged", due, err)
+			}
 			_, err = s.Get(ctx, "bad")
 			check("Get", err)
 			_, _, err = s.List(ctx, "agent", "", 10)
@@ -212,7 +215,7 @@ func TestUndecodableRecordIsNamedNeverDropped(t *testing.T) {
 			if err := s.Delete(ctx, "agent", "bad"); err != nil {
 				t.Fatalf("Delete of the bad record = %v", err)
 			}
-			due, _, err := s.Claim(ctx, tickler.Due{}, epoch, 10)
+			due, _, err = s.Claim(ctx, tickler.Due{}, epoch, 10)
 			if err != nil || len(due) != 1 || due[0].ID != "good" {
 				t.Fatalf("Claim after deleting the bad record = %v, %v", due, err)
 			}
