@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/google/uuid"
 )
 
@@ -78,8 +79,8 @@ type idKey [16]byte
 // low 32 bits in serial-number arithmetic.
 func (e *entry) newer(v uint64) bool { return int32(uint32(v)-e.version) > 0 }
 
-// job is an entry popped for a firing goroutine, with what the heap kept
-// beside it; it is also what the goroutine hands back: a retry, or the
+// job is an entry popped for a worker, with what the heap kept beside it;
+// it is also what the worker hands back: a retry, or the
 // record's next occurrence.
 type job struct {
 	at      int64 // Unix nanoseconds
@@ -123,7 +124,7 @@ func (h *entryHeap) Pop() any {
 	return e
 }
 
-// flight is an occurrence whose firing goroutine runs.
+// flight is an occurrence a worker is firing.
 type flight struct {
 	deleted bool // Delete returned while it ran: start no attempt
 	// next is the record's occurrence after an Update while it ran; the
@@ -142,7 +143,7 @@ type dispatcher struct {
 	oddIDs    map[idKey]string      // ids that are not canonical UUIDs, by key
 	oddKeys   map[string]idKey
 	flights   map[string]*flight
-	running   int       // firing goroutines
+	running   int       // jobs handed to the workers and not yet done
 	loaded    bool      // the first claim has been made
 	cursor    Due       // every stored occurrence at or before it is in heap or flight
 	full      bool      // the last claim filled its batch: more may be due
@@ -278,7 +279,7 @@ func (d *dispatcher) offerLocked(due Due) (pushed bool) {
 		}
 		return false
 	}
-	if e, ok := d.byID[d.keyOf(due.ID)]; ok && e.newer(due.Version) {
+	if e := d.entryOf(due.ID); e != nil && e.newer(due.Version) {
 		// An update or a pause replaced the occurrence the heap holds.
 		d.remove(e)
 	}
@@ -304,7 +305,7 @@ func (d *dispatcher) offerLocked(due Due) (pushed bool) {
 // push adds or updates the heap entry of due.ID; d.mu is held.
 func (d *dispatcher) push(due Due) {
 	if _, ok := d.flights[due.ID]; ok {
-		return // its firing goroutine offers the next occurrence when done
+		return // its worker offers the next occurrence when done
 	}
 	k := d.keyOf(due.ID)
 	if e, ok := d.byID[k]; ok {
@@ -338,12 +339,27 @@ func (d *dispatcher) remove(e *entry) {
 	d.notify()
 }
 
-// keyOf returns the key of an id; d.mu is held.
-func (d *dispatcher) keyOf(id string) idKey {
+// lookup returns the key of an id the dispatcher may hold, without giving
+// an unknown odd id a key; d.mu is held.
+func (d *dispatcher) lookup(id string) (idKey, bool) {
 	if k, ok := canonicalUUID(id); ok {
-		return k
+		return k, true
 	}
-	if k, ok := d.oddKeys[id]; ok {
+	k, ok := d.oddKeys[id]
+	return k, ok
+}
+
+// entryOf returns the heap entry of id, or nil; d.mu is held.
+func (d *dispatcher) entryOf(id string) *entry {
+	if k, ok := d.lookup(id); ok {
+		return d.byID[k]
+	}
+	return nil
+}
+
+// keyOf returns the key of an id, giving an odd id one; d.mu is held.
+func (d *dispatcher) keyOf(id string) idKey {
+	if k, ok := d.lookup(id); ok {
 		return k
 	}
 	if d.oddIDs == nil {
@@ -404,7 +420,7 @@ func (d *dispatcher) idOf(k idKey) string {
 func (d *dispatcher) forget(id string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.byID[d.keyOf(id)]; ok {
+	if e := d.entryOf(id); e != nil {
 		d.remove(e)
 	}
 	if f, ok := d.flights[id]; ok {
@@ -468,8 +484,8 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	return err // nil, or the records skipped as damaged
 }
 
-// loop is the dispatcher's timer: it claims, pops what is due into firing
-// goroutines, and sleeps until the next thing to do.
+// loop is the dispatcher's timer: it claims, hands what is due to the
+// workers, and sleeps until the next thing to do.
 func (d *dispatcher) loop(ctx context.Context) {
 	defer close(d.loopDone)
 	defer func() {
@@ -563,22 +579,15 @@ func (d *dispatcher) loop(ctx context.Context) {
 // arm starts a timer for wait after now. If the clock moved while arming
 // (a test advanced a mock clock), the deadline would be late: it reports
 // false so that the loop looks again.
-func (d *dispatcher) arm(now time.Time, wait time.Duration) (*timer, bool) {
+func (d *dispatcher) arm(now time.Time, wait time.Duration) (*clock.Timer, bool) {
 	clk := d.s.o.clock
 	t := clk.Timer(wait)
 	if moved := clk.Now().Sub(now); moved > 100*time.Microsecond || moved < 0 {
 		t.Stop()
 		return nil, false
 	}
-	return &timer{C: t.C, stop: func() { t.Stop() }}, true
+	return t, true
 }
-
-type timer struct {
-	C    <-chan time.Time
-	stop func()
-}
-
-func (t *timer) Stop() { t.stop() }
 
 // fire runs one attempt at an occurrence, then either puts the next
 // attempt in the heap or offers the record's next occurrence.

@@ -27,7 +27,7 @@
 // # How a firing flows
 //
 // Data flows one way: the dispatcher's timer wakes, it pops what is due
-// from its heap, a firing goroutine reads the payload from the store and
+// from its heap, a worker reads the payload from the store and
 // calls the Deliverer, then records the outcome in the store with
 // [Store.Ack] and offers the next occurrence back to the heap. The store
 // never calls into the scheduler; the Deliverer never touches the store.
