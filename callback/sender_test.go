@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,10 +48,12 @@ type receiver struct {
 func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
 	t.Helper()
 	rc := &receiver{reqs: make(chan received, 100)}
-	n := 0
+	var count atomic.Int64
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		n++ // one worker in every test that answers differently per request
+		// Atomic: a retry can arrive while the handler of an attempt the
+		// sender timed out on still runs.
+		n := int(count.Add(1))
 		rc.reqs <- received{r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Idempotency-Key"), r.Header.Get("User-Agent"), string(b)}
 		if answer != nil {
 			answer(n, w, r)
