@@ -7,13 +7,11 @@ import (
 	crand "crypto/rand"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/google/uuid"
 )
 
@@ -24,42 +22,6 @@ const claimRetry = time.Second
 // covering everything due at or before t.
 const maxID = "\xff"
 
-// EventKind says what an [Event] reports.
-type EventKind string
-
-// The kinds of [Event].
-const (
-	// EventDelivered: the Deliverer succeeded.
-	EventDelivered EventKind = "delivered"
-	// EventRetry: an attempt failed and another will follow.
-	EventRetry EventKind = "retry"
-	// EventGaveUp: the last attempt failed; the occurrence is given up.
-	EventGaveUp EventKind = "gave_up"
-	// EventSkipped: the misfire policy skipped a missed occurrence.
-	EventSkipped EventKind = "skipped"
-)
-
-// Event reports what happened to an occurrence; see [WithEventHandler].
-type Event struct {
-	Kind               EventKind
-	ScheduledMessageID string
-	AgentID            string
-	Occurrence         time.Time
-	IdempotencyKey     string
-	// Attempt is the number of the attempt the event follows (0 for a skip).
-	Attempt int
-	// Err is the attempt's error for EventRetry and EventGaveUp.
-	Err error
-	// Result is the Deliverer's result for EventDelivered.
-	Result Result
-	// Reason explains a skip.
-	Reason string
-	// Message is what was delivered, or would have been.
-	Message MessageCreate
-	// CallbackURL is the message's callback_url, if any.
-	CallbackURL string
-}
-
 // entry is what the heap holds of a schedule: only what firing needs, in
 // 32 bytes. An occurrence waiting for a retry keeps its state beside the
 // heap, in dispatcher.retries.
@@ -69,11 +31,6 @@ type entry struct {
 	version uint32 // the low bits of the record's version
 	index   int32  // position in the heap, -1 once out of it
 }
-
-// idKey is a schedule id as 16 bytes: the UUID the scheduler made it
-// from. An id that is not a canonical UUID string (a store may hold ids
-// this scheduler did not make) gets a random key and a side table.
-type idKey [16]byte
 
 // newer reports whether version v is newer than the entry's, comparing the
 // low 32 bits in serial-number arithmetic.
@@ -375,38 +332,6 @@ func (d *dispatcher) keyOf(id string) idKey {
 	}
 }
 
-// canonicalUUID parses id if it is a UUID in canonical form (lowercase
-// hex, dashes at 8, 13, 18 and 23), the form idOf gives back.
-func canonicalUUID(id string) (k idKey, ok bool) {
-	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
-		return k, false
-	}
-	n := 0
-	for i := 0; i < 36; i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i--
-			continue
-		}
-		hi, lo := unhex(id[i]), unhex(id[i+1])
-		if hi > 15 || lo > 15 {
-			return k, false
-		}
-		k[n] = hi<<4 | lo
-		n++
-	}
-	return k, true
-}
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	}
-	return 255
-}
-
 // idOf returns the id of a key; d.mu is held.
 func (d *dispatcher) idOf(k idKey) string {
 	if id, ok := d.oddIDs[k]; ok {
@@ -453,7 +378,8 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	d.mu.Unlock()
 
 	until := d.s.o.clock.Now().Add(d.s.o.lookahead)
-	due, next, err := d.s.store.Claim(ctx, after, until, d.s.o.claimBatch)
+	res, err := d.s.store.Claim(ctx, ClaimParams{After: after, Until: until, Limit: d.s.o.claimBatch})
+	due, next := res.Due, res.Next
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -570,7 +496,7 @@ func (d *dispatcher) loop(ctx context.Context) {
 			timer.Stop()
 			return
 		case <-d.kick:
-		case <-timer.C:
+		case <-timer.C():
 		}
 		timer.Stop()
 	}
@@ -579,9 +505,9 @@ func (d *dispatcher) loop(ctx context.Context) {
 // arm starts a timer for wait after now. If the clock moved while arming
 // (a test advanced a mock clock), the deadline would be late: it reports
 // false so that the loop looks again.
-func (d *dispatcher) arm(now time.Time, wait time.Duration) (*clock.Timer, bool) {
+func (d *dispatcher) arm(now time.Time, wait time.Duration) (Timer, bool) {
 	clk := d.s.o.clock
-	t := clk.Timer(wait)
+	t := clk.NewTimer(wait)
 	if moved := clk.Now().Sub(now); moved > 100*time.Microsecond || moved < 0 {
 		t.Stop()
 		return nil, false
@@ -633,7 +559,7 @@ func (d *dispatcher) attempt(e *job) (next *job, retry bool) {
 	s := d.s
 	clk := s.o.clock
 	ctx := context.WithoutCancel(d.runCtx)
-	r, err := s.store.Get(ctx, e.id)
+	r, err := s.store.Get(ctx, "", e.id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, false
 	}
@@ -793,7 +719,7 @@ func (d *dispatcher) skip(ctx context.Context, r *Record, trig trigger, now time
 // next occurrence (nil if there is none, or the record is gone or changed)
 // and false if the store failed, in which case the caller tries again later.
 func (d *dispatcher) ack(ctx context.Context, r *Record, next time.Time, out *Outcome) (*job, bool) {
-	err := d.s.store.Ack(ctx, Ack{
+	err := d.s.store.Ack(ctx, AckParams{
 		ID: r.ID, Version: r.Version, Next: next, Outcome: out, HistoryLimit: d.s.o.historyLimit,
 	})
 	switch {
@@ -816,23 +742,8 @@ func (d *dispatcher) later(e *job, rs *retryState) (*job, bool) {
 	if rs != nil {
 		n = rs.attempt
 	}
-	at := d.s.o.clock.Now().Add(d.s.o.retry.backoff(n))
+	at := d.s.o.clock.Now().Add(d.s.o.retry.Delay(n))
 	return &job{at: at.UnixNano(), id: e.id, version: e.version, retry: rs}, true
-}
-
-// backoff returns the delay after the n-th failed attempt.
-func (p RetryPolicy) backoff(n int) time.Duration {
-	d := p.Base
-	for i := 1; i < n && d < p.Cap; i++ {
-		d *= 2
-	}
-	if p.Cap > 0 && d > p.Cap {
-		d = p.Cap
-	}
-	if d <= 1 {
-		return max(d, 0)
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 func (d *dispatcher) emit(ev Event) {

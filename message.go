@@ -270,28 +270,6 @@ func FormatTime(t time.Time) *string {
 	return &s
 }
 
-// ValidationError reports input that does not validate. Field names the
-// offending field as a JSON path, such as "messages[0].content".
-type ValidationError struct {
-	Field  string
-	Reason string
-	// Err, when set, is a sentinel the error also matches with errors.Is,
-	// such as [ErrScheduledInPast].
-	Err error
-}
-
-// Error returns "tickler: invalid <field>: <reason>".
-func (e *ValidationError) Error() string {
-	return "tickler: invalid " + e.Field + ": " + e.Reason
-}
-
-// Unwrap returns e.Err.
-func (e *ValidationError) Unwrap() error { return e.Err }
-
-func invalid(field, format string, args ...any) *ValidationError {
-	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
-}
-
 // validate checks the delivered part of a request; the schedule is checked
 // by the caller, which knows the time.
 func (m *MessageCreate) validate() error {
@@ -410,6 +388,37 @@ func (m *MessageCreate) sizeBound() int {
 		}
 	}
 	return n
+}
+
+// clone returns a deep copy of m; see [Record.Clone].
+func (m MessageCreate) clone() MessageCreate {
+	c := m
+	c.MaxSteps = clonePtr(m.MaxSteps)
+	if m.IncludeReturnMessageTypes != nil {
+		c.IncludeReturnMessageTypes = append([]string{}, m.IncludeReturnMessageTypes...)
+	}
+	if m.Messages != nil {
+		c.Messages = make([]Message, len(m.Messages))
+		for i, msg := range m.Messages {
+			msg.Name, msg.OTID = clonePtr(msg.Name), clonePtr(msg.OTID)
+			msg.SenderID, msg.Type = clonePtr(msg.SenderID), clonePtr(msg.Type)
+			if msg.Content.Parts != nil {
+				parts := make([]ContentPart, len(msg.Content.Parts))
+				for j, p := range msg.Content.Parts {
+					p.Signature = clonePtr(p.Signature)
+					if p.Source != nil {
+						src := *p.Source
+						src.Detail = clonePtr(src.Detail)
+						p.Source = &src
+					}
+					parts[j] = p
+				}
+				msg.Content.Parts = parts
+			}
+			c.Messages[i] = msg
+		}
+	}
+	return c
 }
 
 // marshal is json.Marshal without HTML escaping, so that text comes back

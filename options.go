@@ -1,11 +1,10 @@
 package tickler
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
-
-	"github.com/benbjohnson/clock"
 )
 
 // Defaults of the options.
@@ -21,15 +20,13 @@ const (
 	DefaultMaxScheduleBytes = 1 << 20
 )
 
-// DefaultRetryPolicy is the retry policy unless [WithRetryPolicy] says
-// otherwise: 5 attempts, backoff from 1 s doubling up to 5 min.
-var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 5, Base: time.Second, Cap: 5 * time.Minute}
-
-// An Option configures a [Scheduler].
+// An Option configures a [Scheduler]. Options are applied in order; [New]
+// checks the result and returns an error naming the option whose value is
+// out of range.
 type Option func(*options)
 
 type options struct {
-	clock            clock.Clock
+	clock            Clock
 	logger           *slog.Logger
 	retry            RetryPolicy
 	concurrency      int
@@ -47,13 +44,14 @@ type options struct {
 	maxBytes         int
 	maxPerAgent      int
 	minInterval      time.Duration
+	agentConcurrency int
 }
 
 func defaultOptions() options {
 	return options{
-		clock:            clock.New(),
+		clock:            SystemClock{},
 		logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-		retry:            DefaultRetryPolicy,
+		retry:            DefaultRetryPolicy(),
 		concurrency:      DefaultConcurrency,
 		misfire:          MisfireFireOnce,
 		misfireThreshold: DefaultMisfireThreshold,
@@ -68,34 +66,31 @@ func defaultOptions() options {
 }
 
 // WithClock makes the scheduler read every time, and arm every timer,
-// through c. Tests pass a [clock.Mock]; the default is the real clock.
-func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
+// through c. Tests pass a fake (see [Clock]); the default is [SystemClock].
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithLogger sets the logger for failures, give-ups and skips. By default
 // nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// RetryPolicy says how a failed delivery is retried. Attempt n+1 starts
-// after a delay drawn uniformly from [d/2, d], where d = Base·2^(n-1)
-// capped at Cap.
-type RetryPolicy struct {
-	// MaxAttempts is the number of calls to the Deliverer per occurrence,
-	// at least 1.
-	MaxAttempts int
-	// Base is the delay before the second attempt.
-	Base time.Duration
-	// Cap bounds the delay.
-	Cap time.Duration
-}
-
-// WithRetryPolicy sets the retry policy; see [DefaultRetryPolicy]. A policy
-// with MaxAttempts below 1 is treated as 1 (no retry).
+// WithRetryPolicy sets the retry policy of every scheduled message that has
+// none of its own (see [CreateRequest.Retry]); the default is
+// [DefaultRetryPolicy]. New fails on a policy that does not validate.
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
 // WithConcurrency bounds the deliveries running at once (default
 // [DefaultConcurrency]). A hung Deliverer holds one slot: it delays other
 // schedules only once all n slots are held.
-func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = max(n, 1) } }
+// n must be at least 1.
+func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+
+// WithAgentConcurrency bounds the deliveries running at once for any one
+// agent; 0 (the default) means no bound beyond [WithConcurrency]. Agent
+// servers such as Letta treat concurrent requests to one agent as an error
+// (409) or as undefined, so hosts that deliver to such a server set 1.
+// Occurrences of a busy agent wait their turn in due order without holding
+// a worker, so a hung delivery holds only its agent.
+func WithAgentConcurrency(n int) Option { return func(o *options) { o.agentConcurrency = n } }
 
 // MisfirePolicy says what happens to occurrences missed while the scheduler
 // was stopped, or found later than the misfire threshold.
@@ -140,42 +135,85 @@ func WithEventHandler(fn func(Event)) Option { return func(o *options) { o.onEve
 
 // WithHistoryLimit sets how many outcomes are kept per scheduled message
 // (default [DefaultHistoryLimit]); 0 keeps none.
-func WithHistoryLimit(n int) Option { return func(o *options) { o.historyLimit = max(n, 0) } }
+func WithHistoryLimit(n int) Option { return func(o *options) { o.historyLimit = n } }
 
 // WithMaxPageSize caps the limit of List (default [DefaultMaxPageSize]);
-// larger limits are lowered to it.
-func WithMaxPageSize(n int) Option { return func(o *options) { o.maxPageSize = max(n, 1) } }
+// larger limits are lowered to it. n must be at least 1.
+func WithMaxPageSize(n int) Option { return func(o *options) { o.maxPageSize = n } }
 
 // WithLookahead sets how far ahead the dispatcher claims due schedules from
 // the store (default [DefaultLookahead]). Schedules further ahead cost no
-// memory in the dispatcher.
-func WithLookahead(d time.Duration) Option {
-	return func(o *options) { o.lookahead = max(d, time.Millisecond) }
-}
+// memory in the dispatcher. d must be at least a millisecond.
+func WithLookahead(d time.Duration) Option { return func(o *options) { o.lookahead = d } }
 
 // WithMaxSleep bounds how long the dispatcher sleeps before it reads the
 // clock again (default [DefaultMaxSleep]), so a wall-clock jump or a
-// suspended machine cannot leave a due schedule waiting longer.
-func WithMaxSleep(d time.Duration) Option {
-	return func(o *options) { o.maxSleep = max(d, time.Millisecond) }
-}
+// suspended machine cannot leave a due schedule waiting longer. d must be
+// at least a millisecond.
+func WithMaxSleep(d time.Duration) Option { return func(o *options) { o.maxSleep = d } }
 
 // WithMaxMessages bounds the messages of one scheduled message (default
 // [DefaultMaxMessages]); 0 means no bound. Create answers a larger request
 // with a *[ValidationError] on "messages" that matches [ErrLimitExceeded].
-func WithMaxMessages(n int) Option { return func(o *options) { o.maxMessages = max(n, 0) } }
+func WithMaxMessages(n int) Option { return func(o *options) { o.maxMessages = n } }
 
 // WithMaxScheduleBytes bounds the size of one scheduled message's payload,
 // as JSON (default [DefaultMaxScheduleBytes]); 0 means no bound.
-func WithMaxScheduleBytes(n int) Option { return func(o *options) { o.maxBytes = max(n, 0) } }
+func WithMaxScheduleBytes(n int) Option { return func(o *options) { o.maxBytes = n } }
 
 // WithMaxSchedulesPerAgent bounds how many scheduled messages one agent may
 // have at once; 0 (the default) means no bound. The bound is checked and
-// the message created under a lock per agent, so concurrent creates cannot
-// exceed it in one process.
-func WithMaxSchedulesPerAgent(n int) Option { return func(o *options) { o.maxPerAgent = max(n, 0) } }
+// the message created by the store in one step (see [CreateParams]), so
+// concurrent creates cannot exceed it.
+func WithMaxSchedulesPerAgent(n int) Option { return func(o *options) { o.maxPerAgent = n } }
 
 // WithMinInterval rejects recurring schedules whose occurrences come closer
 // together than d (checked over their first 1,000 occurrences). The default,
 // 0, allows anything cron can say: once a minute at most.
-func WithMinInterval(d time.Duration) Option { return func(o *options) { o.minInterval = max(d, 0) } }
+func WithMinInterval(d time.Duration) Option { return func(o *options) { o.minInterval = d } }
+
+// check returns an error naming the first option whose value is out of
+// range.
+func (o *options) check() error {
+	bad := func(opt string, v any, want string) error {
+		return fmt.Errorf("tickler: New: %s(%v): %s", opt, v, want)
+	}
+	switch {
+	case o.clock == nil:
+		return bad("WithClock", nil, "the clock is nil")
+	case o.logger == nil:
+		return bad("WithLogger", nil, "the logger is nil")
+	case o.concurrency < 1:
+		return bad("WithConcurrency", o.concurrency, "must be at least 1")
+	case o.agentConcurrency < 0:
+		return bad("WithAgentConcurrency", o.agentConcurrency, "must not be negative (0 means no bound)")
+	case o.misfire != MisfireFireOnce && o.misfire != MisfireSkip:
+		return bad("WithMisfirePolicy", int(o.misfire), "unknown policy")
+	case o.misfireGrace < 0:
+		return bad("WithMisfireGrace", o.misfireGrace, "must not be negative (0 means no limit)")
+	case o.misfireThreshold < 0:
+		return bad("WithMisfireThreshold", o.misfireThreshold, "must not be negative")
+	case o.deliveryTimeout < 0:
+		return bad("WithDeliveryTimeout", o.deliveryTimeout, "must not be negative (0 means none)")
+	case o.historyLimit < 0:
+		return bad("WithHistoryLimit", o.historyLimit, "must not be negative (0 keeps none)")
+	case o.maxPageSize < 1:
+		return bad("WithMaxPageSize", o.maxPageSize, "must be at least 1")
+	case o.lookahead < time.Millisecond:
+		return bad("WithLookahead", o.lookahead, "must be at least 1ms")
+	case o.maxSleep < time.Millisecond:
+		return bad("WithMaxSleep", o.maxSleep, "must be at least 1ms")
+	case o.maxMessages < 0:
+		return bad("WithMaxMessages", o.maxMessages, "must not be negative (0 means no bound)")
+	case o.maxBytes < 0:
+		return bad("WithMaxScheduleBytes", o.maxBytes, "must not be negative (0 means no bound)")
+	case o.maxPerAgent < 0:
+		return bad("WithMaxSchedulesPerAgent", o.maxPerAgent, "must not be negative (0 means no bound)")
+	case o.minInterval < 0:
+		return bad("WithMinInterval", o.minInterval, "must not be negative")
+	}
+	if err := o.retry.Validate(); err != nil {
+		return fmt.Errorf("tickler: New: WithRetryPolicy: %w", err)
+	}
+	return nil
+}

@@ -218,11 +218,6 @@ func (s Schedule) compile() (trigger, error) {
 	}
 }
 
-// ErrScheduledInPast is matched (with errors.Is) by the validation error of
-// a one-time schedule whose scheduled_at is at or before now. The HTTP
-// handler answers it with 400, as Letta does.
-var ErrScheduledInPast = errors.New("tickler: scheduled_at is not in the future")
-
 // first validates the schedule against now and returns its trigger and
 // first occurrence.
 func (s Schedule) first(now time.Time) (trigger, time.Time, error) {

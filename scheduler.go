@@ -2,66 +2,11 @@ package tickler
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
-	mrand "math/rand/v2"
-	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
-
-// A Deliverer hands an occurrence of a scheduled message to the host, which
-// runs it through its agent. A non-nil error, or a panic, fails the attempt
-// and the retry policy decides what follows. Deliver must honour ctx: it is
-// cancelled at the delivery timeout and when Stop's context ends.
-//
-// Delivery is at least once: after a crash, or when an attempt fails after
-// the agent acted, the same occurrence is delivered again with the same
-// [Delivery.IdempotencyKey].
-type Deliverer interface {
-	Deliver(ctx context.Context, d *Delivery) (Result, error)
-}
-
-// DelivererFunc adapts a function to a [Deliverer].
-type DelivererFunc func(ctx context.Context, d *Delivery) (Result, error)
-
-// Deliver calls f(ctx, d).
-func (f DelivererFunc) Deliver(ctx context.Context, d *Delivery) (Result, error) { return f(ctx, d) }
-
-// Delivery is one attempt at one occurrence of a scheduled message.
-type Delivery struct {
-	ScheduledMessageID string
-	AgentID            string
-	// Message holds the messages and options, exactly as stored.
-	Message MessageCreate
-	// Occurrence is the instant the occurrence was due.
-	Occurrence time.Time
-	// IdempotencyKey is the same for every attempt at, and every
-	// redelivery of, one occurrence: "<id>@<occurrence in Unix ms>".
-	IdempotencyKey string
-	// Attempt counts the attempts at this occurrence from 1.
-	Attempt int
-}
-
-// IdempotencyKey returns the key of the occurrence at occ of the scheduled
-// message id.
-func IdempotencyKey(id string, occ time.Time) string {
-	return fmt.Sprintf("%s@%d", id, occ.UnixMilli())
-}
-
-// Result is what a Deliverer may report of a successful delivery. It is
-// kept in the history and sent to the callback URL.
-type Result struct {
-	// RunID identifies the host's run, if it has one.
-	RunID string
-	// Response is any JSON-encodable value.
-	Response any
-}
 
 // Scheduler fires scheduled messages on time and hands each occurrence to
 // a [Deliverer]. Create one with [New], call Start, and Stop it when done.
@@ -72,11 +17,6 @@ type Scheduler struct {
 	o       options
 	ids     idGen
 	d       dispatcher
-
-	// agentLocks serialise count-then-create per agent (striped by hash)
-	// when a per-agent limit is set.
-	agentLocks [64]sync.Mutex
-	lockSeed   maphash.Seed
 }
 
 // New returns a scheduler over store that hands occurrences to deliverer.
@@ -92,14 +32,10 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.clock == nil {
-		return nil, errors.New("tickler: New: clock is nil")
+	if err := o.check(); err != nil {
+		return nil, err
 	}
-	if o.logger == nil {
-		o.logger = defaultOptions().logger
-	}
-	o.retry.MaxAttempts = max(o.retry.MaxAttempts, 1)
-	s := &Scheduler{store: store, deliver: deliverer, o: o, lockSeed: maphash.MakeSeed()}
+	s := &Scheduler{store: store, deliver: deliverer, o: o}
 	s.d.init(s)
 	return s, nil
 }
@@ -156,31 +92,18 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 	return r.scheduled(), nil
 }
 
-// create stores r, under the agent's lock and after counting its records
-// when a per-agent limit is set.
+// create stores r; the store enforces the per-agent limit with the insert.
 func (s *Scheduler) create(ctx context.Context, r *Record) error {
-	if max := s.o.maxPerAgent; max > 0 {
-		mu := &s.agentLocks[maphash.String(s.lockSeed, r.AgentID)%uint64(len(s.agentLocks))]
-		mu.Lock()
-		defer mu.Unlock()
-		n, err := s.store.Count(ctx, r.AgentID)
-		if err != nil {
-			return fmt.Errorf("tickler: create: %w", err)
-		}
-		if n >= max {
-			return &ValidationError{Field: "agent_id", Err: ErrLimitExceeded,
-				Reason: fmt.Sprintf("agent %q has %d scheduled messages, the limit", r.AgentID, n)}
-		}
+	err := s.store.Create(ctx, r, CreateParams{MaxPerAgent: s.o.maxPerAgent})
+	if errors.Is(err, ErrLimitExceeded) {
+		return &ValidationError{Field: "agent_id", Err: ErrLimitExceeded,
+			Reason: fmt.Sprintf("agent %q has %d scheduled messages, the limit", r.AgentID, s.o.maxPerAgent)}
 	}
-	if err := s.store.Create(ctx, r); err != nil {
+	if err != nil {
 		return fmt.Errorf("tickler: create: %w", err)
 	}
 	return nil
 }
-
-// ErrLimitExceeded is matched (with errors.Is) by the validation error of
-// a request over one of the limits set by options such as [WithMaxMessages].
-var ErrLimitExceeded = errors.New("tickler: limit exceeded")
 
 func (s *Scheduler) checkLimits(msg *MessageCreate, trig trigger, first time.Time) error {
 	o := s.o
@@ -219,12 +142,9 @@ func (s *Scheduler) checkLimits(msg *MessageCreate, trig trigger, first time.Tim
 // Get returns the agent's scheduled message with the id, or an error
 // matching [ErrNotFound], also when the message belongs to another agent.
 func (s *Scheduler) Get(ctx context.Context, agentID, id string) (*ScheduledMessage, error) {
-	r, err := s.store.Get(ctx, id)
+	r, err := s.store.Get(ctx, agentID, id)
 	if err != nil {
 		return nil, fmt.Errorf("tickler: get %s: %w", id, err)
-	}
-	if r.AgentID != agentID {
-		return nil, fmt.Errorf("tickler: get %s: %w", id, ErrNotFound)
 	}
 	return r.scheduled(), nil
 }
@@ -252,12 +172,12 @@ func (s *Scheduler) List(ctx context.Context, agentID, after string, limit int) 
 	case limit > s.o.maxPageSize:
 		limit = s.o.maxPageSize
 	}
-	recs, more, err := s.store.List(ctx, agentID, after, limit)
+	res, err := s.store.List(ctx, ListParams{AgentID: agentID, After: after, Limit: limit})
 	if err != nil {
 		return nil, fmt.Errorf("tickler: list: %w", err)
 	}
-	p := &Page{ScheduledMessages: make([]*ScheduledMessage, len(recs)), HasNextPage: more}
-	for i, r := range recs {
+	p := &Page{ScheduledMessages: make([]*ScheduledMessage, len(res.Records)), HasNextPage: res.More}
+	for i, r := range res.Records {
 		p.ScheduledMessages[i] = r.scheduled()
 	}
 	return p, nil
@@ -387,10 +307,7 @@ const maxModifyTries = 10
 // its version, retrying when a delivery's ack changed it meanwhile.
 func (s *Scheduler) modify(ctx context.Context, op, agentID, id string, change func(r *Record, now time.Time) error) (*ScheduledMessage, error) {
 	for range maxModifyTries {
-		r, err := s.store.Get(ctx, id)
-		if err == nil && r.AgentID != agentID {
-			err = ErrNotFound
-		}
+		r, err := s.store.Get(ctx, agentID, id)
 		if err != nil {
 			return nil, fmt.Errorf("tickler: %s %s: %w", op, id, err)
 		}
@@ -428,14 +345,11 @@ func (s *Scheduler) History(ctx context.Context, agentID, id string, offset, lim
 	case limit > s.o.maxPageSize:
 		limit = s.o.maxPageSize
 	}
-	if _, err := s.Get(ctx, agentID, id); err != nil {
-		return nil, false, err
-	}
-	outs, more, err := s.store.History(ctx, id, offset, limit)
+	res, err := s.store.History(ctx, HistoryParams{AgentID: agentID, ID: id, Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, false, fmt.Errorf("tickler: history %s: %w", id, err)
 	}
-	return outs, more, nil
+	return res.Outcomes, res.More, nil
 }
 
 // WaitIdle returns once nothing is due at the clock's current time: no
@@ -458,64 +372,5 @@ func (r *Record) scheduled() *ScheduledMessage {
 		Schedule:          r.Schedule,
 		NextScheduledTime: r.Next,
 		Paused:            !r.PausedAt.IsZero(),
-	}
-}
-
-// idGen makes UUIDv7 ids from the injected clock, strictly increasing
-// within a process even when the clock stands still or steps back, so that
-// creation order is id order.
-type idGen struct {
-	mu   sync.Mutex
-	rng  *mrand.ChaCha8 // seeded from crypto/rand; cheaper than a syscall per id
-	last uuid.UUID
-}
-
-func (g *idGen) next(now time.Time) string {
-	var u uuid.UUID
-	ms := uint64(now.UnixMilli())
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.rng == nil {
-		var seed [32]byte
-		_, _ = rand.Read(seed[:])
-		g.rng = mrand.NewChaCha8(seed)
-	}
-	binary.BigEndian.PutUint64(u[0:8], ms<<16)
-	binary.BigEndian.PutUint16(u[6:8], uint16(g.rng.Uint64()))
-	binary.BigEndian.PutUint64(u[8:16], g.rng.Uint64())
-	u[6] = 0x70 | u[6]&0x0f // version 7
-	u[8] = 0x80 | u[8]&0x3f // variant 10
-
-	if string(u[:]) <= string(g.last[:]) {
-		u = g.last
-		increment(&u)
-	}
-	g.last = u
-	return u.String()
-}
-
-// increment adds one to the 74 bits of u that are not version or variant,
-// carrying into the timestamp if they overflow.
-func increment(u *uuid.UUID) {
-	for i := 15; i >= 0; i-- {
-		switch i {
-		case 8: // two variant bits above six counter bits
-			if u[i]&0x3f != 0x3f {
-				u[i]++
-				return
-			}
-			u[i] &^= 0x3f
-		case 6: // version nibble above four counter bits
-			if u[i]&0x0f != 0x0f {
-				u[i]++
-				return
-			}
-			u[i] &^= 0x0f
-		default:
-			u[i]++
-			if u[i] != 0 {
-				return
-			}
-		}
 	}
 }

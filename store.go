@@ -3,23 +3,7 @@ package tickler
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
-)
-
-// Errors a [Store] returns; callers test them with errors.Is.
-var (
-	// ErrNotFound means no scheduled message has that id for that agent.
-	ErrNotFound = errors.New("tickler: scheduled message not found")
-	// ErrConflict means an [Ack] named a version the record no longer has:
-	// the record changed since it was claimed, and the ack is dropped.
-	ErrConflict = errors.New("tickler: scheduled message version conflict")
-	// ErrExists means Create was given an id that is already stored.
-	ErrExists = errors.New("tickler: scheduled message id already exists")
-	// ErrDamaged is matched by the error of a store that found a record it
-	// cannot decode (damaged, or written by a newer release); the error
-	// names the record.
-	ErrDamaged = errors.New("tickler: stored record cannot be decoded")
 )
 
 // Store keeps scheduled messages and is the source of truth for when each
@@ -27,60 +11,169 @@ var (
 // what falls due within a window, fires it, and acks each occurrence, which
 // removes a one-time record or advances a recurring one.
 //
-// A Store must be safe for concurrent use. Every method that changes state
-// is durable when it returns, to the degree the implementation promises
-// (the memory store promises nothing across a restart; the bolt store
-// promises an fsynced commit). A Store never calls back into the scheduler.
+// # Addressing and scoping
+//
+// Records are addressed by id, which is unique across agents. Agent scoping
+// lives in the store, in one rule: a method that takes an agent id and a
+// record id (Get, Delete, History, Update through Record.AgentID) treats a
+// record of another agent as missing (ErrNotFound), atomically with what it
+// does; an empty agent id matches any agent, and only the dispatcher, which
+// addresses records by id alone, passes one.
+//
+// # Guarantees every Store gives
+//
+// A Store is safe for concurrent use. Every method that changes state is
+// durable when it returns, to the degree the implementation promises (the
+// memory store promises nothing across a restart; the bolt store promises
+// an fsynced commit). A failed call changes nothing. A Store never calls
+// back into the scheduler and keeps nothing its caller passed it.
 //
 // The package storetest holds the conformance suite every Store passes.
+//
+// # What a shared store adds
+//
+// memory and bolt are owned by one process: a claim is a range read of an
+// index by next occurrence, from the cursor in [ClaimParams]. A store that
+// several processes share (PostgreSQL) must add, without changing this
+// interface's callers:
+//   - leases: a claim marks what it returns as owned by the claiming node
+//     until a lease expiry on the database's clock, and skips what another
+//     live node owns (fields for the owner identity and the lease join
+//     ClaimParams and ClaimResult);
+//   - fencing: an ack from a node that lost its lease, or of a version that
+//     changed, is a no-op reported as ErrConflict, as it already is here;
+//   - global deletes: a delivery confirms its record (Get at fire time)
+//     in the shared database, so that after Delete returns on any node no
+//     node starts another delivery;
+//   - limits across nodes: [CreateParams.MaxPerAgent] checked in the same
+//     transaction as the insert, not in one process's memory.
 type Store interface {
-	// Create stores a new record with Version 1. It returns ErrExists if
-	// the id is taken. It keeps nothing r refers to: the caller may reuse
-	// r's slices and pointers once Create returns, and so may Update.
-	Create(ctx context.Context, r *Record) error
-	// Get returns the record with the id, or ErrNotFound.
-	Get(ctx context.Context, id string) (*Record, error)
-	// List returns up to limit records of the agent in ascending id order,
-	// starting after the id after (exclusive; "" starts at the beginning),
-	// and whether more records follow.
-	List(ctx context.Context, agentID, after string, limit int) (recs []*Record, more bool, err error)
-	// Delete removes the agent's record with the id, with its history, or
-	// returns ErrNotFound (also when the record belongs to another agent).
+	// Create stores a new record with Version 1 and sets r.Version to 1.
+	// It returns ErrExists if the id is taken, and an error matching
+	// ErrLimitExceeded (nothing stored) if p.MaxPerAgent is set and the
+	// agent already has that many records, checked atomically with the
+	// insert. It keeps nothing r refers to.
+	Create(ctx context.Context, r *Record, p CreateParams) error
+	// Get returns the record with the id, or ErrNotFound (also when
+	// agentID is not empty and the record belongs to another agent).
+	Get(ctx context.Context, agentID, id string) (*Record, error)
+	// List returns up to p.Limit records of p.AgentID in ascending id
+	// order, starting after p.After (exclusive; "" starts at the
+	// beginning), and whether more follow.
+	List(ctx context.Context, p ListParams) (ListResult, error)
+	// Delete removes the record with the id, with its history, or returns
+	// ErrNotFound (also when agentID is not empty and the record belongs
+	// to another agent).
 	Delete(ctx context.Context, agentID, id string) error
-	// Claim returns, in ascending (At, ID) order, up to limit records whose
-	// next occurrence is at or before until and strictly after the cursor
-	// after (the zero Due starts at the beginning). It also returns the next
-	// occurrence of the first record beyond until, or the zero time if
-	// there is none, so the caller can sleep until then.
+	// Claim returns, in ascending (At, ID) order, up to p.Limit records
+	// whose next occurrence is at or before p.Until and after p.After,
+	// and the next occurrence beyond p.Until; see [ClaimParams] and
+	// [ClaimResult].
 	//
 	// A record in the range that cannot be decoded is skipped: Claim still
-	// returns up to limit of the others, with an error matching ErrDamaged
-	// that names what it skipped. The results are valid with such an error
-	// and with no error; with any other error they are not.
-	//
-	// A store owned by one process implements Claim as a range read of an
-	// index by next occurrence; a shared store adds leases to it.
-	Claim(ctx context.Context, after Due, until time.Time, limit int) (due []Due, next time.Time, err error)
-	// Ack records the end of an occurrence of the record a.ID claimed at
-	// a.Version: with a zero a.Next the record is removed, otherwise its
-	// next occurrence becomes a.Next and its version a.Version+1. a.Outcome,
-	// when set, is appended to the record's history, which keeps the newest
-	// a.HistoryLimit entries. Ack returns ErrNotFound if the record is gone
-	// and ErrConflict if its version is not a.Version; neither changes
-	// anything.
-	Ack(ctx context.Context, a Ack) error
-	// Update replaces the record r.ID of agent r.AgentID, which must be at
-	// version r.Version, with r (message, schedule, next occurrence, pause
-	// state), and makes its version r.Version+1; its history is kept. It
-	// returns ErrNotFound if the agent has no such record and ErrConflict if
-	// its version is not r.Version; neither changes anything.
+	// returns up to p.Limit of the others, with an error matching
+	// ErrDamaged that names what it skipped. The result is valid with such
+	// an error and with no error; with any other error it is not.
+	Claim(ctx context.Context, p ClaimParams) (ClaimResult, error)
+	// Ack records the end of an occurrence; see [AckParams]. It returns
+	// ErrNotFound if the record is gone and ErrConflict if its version is
+	// not p.Version; neither changes anything.
+	Ack(ctx context.Context, p AckParams) error
+	// Update replaces the record r.ID, which must belong to r.AgentID and
+	// be at version r.Version, with r (message, schedule, retry policy,
+	// next occurrence, pause state), and makes its version r.Version+1;
+	// its history is kept. It returns ErrNotFound if there is no such
+	// record of that agent and ErrConflict if its version is not
+	// r.Version; neither changes anything.
 	Update(ctx context.Context, r *Record) error
 	// Count returns how many records the agent has.
 	Count(ctx context.Context, agentID string) (int, error)
-	// History returns up to limit outcomes of the record, newest first,
-	// skipping offset of them, and whether more follow. It returns
-	// ErrNotFound if the record does not exist.
-	History(ctx context.Context, id string, offset, limit int) (outs []Outcome, more bool, err error)
+	// History returns outcomes of the record, newest first; see
+	// [HistoryParams]. It returns ErrNotFound if the record does not exist
+	// (or belongs to another agent than a non-empty p.AgentID).
+	History(ctx context.Context, p HistoryParams) (HistoryResult, error)
+}
+
+// CreateParams are the conditions of [Store.Create].
+type CreateParams struct {
+	// MaxPerAgent, when positive, is how many records the agent may have:
+	// Create fails with ErrLimitExceeded rather than store one more.
+	MaxPerAgent int
+}
+
+// ListParams select a page of [Store.List].
+type ListParams struct {
+	AgentID string
+	// After is the id the page starts after; "" starts at the first.
+	After string
+	// Limit is the most records returned; it is at least 1.
+	Limit int
+}
+
+// ListResult is a page of [Store.List].
+type ListResult struct {
+	Records []*Record
+	// More reports whether records follow the last one.
+	More bool
+}
+
+// ClaimParams select what [Store.Claim] returns.
+type ClaimParams struct {
+	// After is the cursor: Claim returns only records sorting after it in
+	// (At, ID) order. The zero Due starts at the beginning.
+	After Due
+	// Until is the end of the look-ahead window, inclusive.
+	Until time.Time
+	// Limit is the most records returned; it is at least 1.
+	Limit int
+}
+
+// ClaimResult is what [Store.Claim] found.
+type ClaimResult struct {
+	// Due lists the records claimed, in ascending (At, ID) order.
+	Due []Due
+	// Next is the next occurrence of the first record beyond Until, or the
+	// zero time if there is none (or if Claim stopped at Limit), so that
+	// the caller can sleep until then.
+	Next time.Time
+}
+
+// AckParams is the outcome of one occurrence, as the dispatcher reports it
+// to [Store.Ack].
+type AckParams struct {
+	ID string
+	// Version is the version the occurrence was claimed at. The ack
+	// applies only if the record is still at it.
+	Version uint64
+	// Next is the record's next occurrence; zero removes the record.
+	// Otherwise the record's version becomes Version+1.
+	Next time.Time
+	// Outcome, when non-nil, is appended to the history.
+	Outcome *Outcome
+	// HistoryLimit bounds the history kept per record; 0 keeps none.
+	HistoryLimit int
+	// HistoryOnly appends Outcome and changes nothing else: Version and
+	// Next are ignored, and so are concurrent changes (a triggered
+	// delivery is recorded this way).
+	HistoryOnly bool
+}
+
+// HistoryParams select a page of [Store.History].
+type HistoryParams struct {
+	// AgentID, when not empty, must own the record.
+	AgentID string
+	ID      string
+	// Offset is how many of the newest outcomes to skip.
+	Offset int
+	// Limit is the most outcomes returned; it is at least 1.
+	Limit int
+}
+
+// HistoryResult is a page of [Store.History], newest first.
+type HistoryResult struct {
+	Outcomes []Outcome
+	// More reports whether older outcomes follow the last one.
+	More bool
 }
 
 // Record is a scheduled message as a [Store] keeps it.
@@ -89,11 +182,14 @@ type Record struct {
 	AgentID  string
 	Message  MessageCreate
 	Schedule Schedule
+	// Retry, when non-nil, is this message's retry policy, in place of
+	// the scheduler's.
+	Retry *RetryPolicy
 	// Next is the next occurrence; the zero time means none (the record
 	// is never claimed).
 	Next time.Time
 	// Version counts the changes to the record, from 1 at Create. Stores
-	// set it; an Ack naming another version is a conflict.
+	// set it; an ack naming another version is a conflict.
 	Version uint64
 	// PausedAt is when the record was paused, or zero if it is not. A
 	// paused record has no Next.
@@ -117,19 +213,6 @@ func (d Due) Before(e Due) bool {
 	return d.ID < e.ID
 }
 
-// Ack is the outcome of one occurrence, as the dispatcher reports it to the
-// [Store].
-type Ack struct {
-	ID      string
-	Version uint64
-	// Next is the record's next occurrence; zero removes the record.
-	Next time.Time
-	// Outcome, when non-nil, is appended to the history.
-	Outcome *Outcome
-	// HistoryLimit bounds the history kept per record; 0 keeps none.
-	HistoryLimit int
-}
-
 // Status is how an occurrence ended.
 type Status string
 
@@ -148,8 +231,9 @@ type Outcome struct {
 	ScheduledMessageID string `json:"scheduled_message_id"`
 	// Occurrence is the instant the occurrence was due.
 	Occurrence time.Time `json:"occurrence"`
-	// Status is success, failed (the retry policy gave up) or skipped (the
-	// misfire policy dropped it).
+	// Status is success, failed (the retry policy gave up, or the
+	// Deliverer said the error is permanent) or skipped (the misfire
+	// policy dropped it).
 	Status Status `json:"status"`
 	// Attempts is how many times the Deliverer was called.
 	Attempts int `json:"attempts"`
@@ -159,6 +243,9 @@ type Outcome struct {
 	RunID string `json:"run_id,omitempty"`
 	// Error is the last delivery error of a failed occurrence.
 	Error string `json:"error,omitempty"`
+	// Triggered marks a delivery made by [Scheduler.Trigger], outside the
+	// schedule.
+	Triggered bool `json:"triggered,omitempty"`
 	// SentAt is when the occurrence ended.
 	SentAt time.Time `json:"sent_at"`
 }
@@ -173,37 +260,8 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.Message = r.Message.clone()
 	c.Schedule.ScheduledAt = clonePtr(r.Schedule.ScheduledAt)
+	c.Retry = clonePtr(r.Retry)
 	return &c
-}
-
-func (m MessageCreate) clone() MessageCreate {
-	c := m
-	c.MaxSteps = clonePtr(m.MaxSteps)
-	if m.IncludeReturnMessageTypes != nil {
-		c.IncludeReturnMessageTypes = append([]string{}, m.IncludeReturnMessageTypes...)
-	}
-	if m.Messages != nil {
-		c.Messages = make([]Message, len(m.Messages))
-		for i, msg := range m.Messages {
-			msg.Name, msg.OTID = clonePtr(msg.Name), clonePtr(msg.OTID)
-			msg.SenderID, msg.Type = clonePtr(msg.SenderID), clonePtr(msg.Type)
-			if msg.Content.Parts != nil {
-				parts := make([]ContentPart, len(msg.Content.Parts))
-				for j, p := range msg.Content.Parts {
-					p.Signature = clonePtr(p.Signature)
-					if p.Source != nil {
-						src := *p.Source
-						src.Detail = clonePtr(src.Detail)
-						p.Source = &src
-					}
-					parts[j] = p
-				}
-				msg.Content.Parts = parts
-			}
-			c.Messages[i] = msg
-		}
-	}
-	return c
 }
 
 func clonePtr[T any](p *T) *T {

@@ -50,7 +50,7 @@ func New() *Store {
 var _ tickler.Store = (*Store)(nil)
 
 // Create implements [tickler.Store].
-func (s *Store) Create(ctx context.Context, r *tickler.Record) error {
+func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
 	c := r.Clone()
 	c.Version = 1
 	s.mu.Lock()
@@ -58,8 +58,11 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record) error {
 	if _, ok := s.recs[c.ID]; ok {
 		return tickler.ErrExists
 	}
-	s.recs[c.ID] = c
 	ids := s.byAgent[c.AgentID]
+	if p.MaxPerAgent > 0 && ids != nil && ids.Len() >= p.MaxPerAgent {
+		return tickler.ErrLimitExceeded
+	}
+	s.recs[c.ID] = c
 	if ids == nil {
 		ids = btree.NewG(32, idLess)
 		s.byAgent[c.AgentID] = ids
@@ -73,25 +76,26 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record) error {
 }
 
 // Get implements [tickler.Store].
-func (s *Store) Get(ctx context.Context, id string) (*tickler.Record, error) {
+func (s *Store) Get(ctx context.Context, agentID, id string) (*tickler.Record, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	r, ok := s.recs[id]
-	if !ok {
+	if !ok || (agentID != "" && r.AgentID != agentID) {
 		return nil, tickler.ErrNotFound
 	}
 	return r.Clone(), nil
 }
 
 // List implements [tickler.Store].
-func (s *Store) List(ctx context.Context, agentID, after string, limit int) ([]*tickler.Record, bool, error) {
+func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListResult, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*tickler.Record
 	more := false
-	ids := s.byAgent[agentID]
+	after, limit := p.After, p.Limit
+	ids := s.byAgent[p.AgentID]
 	if ids == nil {
-		return nil, false, nil
+		return tickler.ListResult{}, nil
 	}
 	ids.AscendGreaterOrEqual(after, func(id string) bool {
 		if id == after {
@@ -104,7 +108,7 @@ func (s *Store) List(ctx context.Context, agentID, after string, limit int) ([]*
 		out = append(out, s.recs[id].Clone())
 		return true
 	})
-	return out, more, nil
+	return tickler.ListResult{Records: out, More: more}, nil
 }
 
 // Delete implements [tickler.Store].
@@ -112,7 +116,7 @@ func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.recs[id]
-	if !ok || r.AgentID != agentID {
+	if !ok || (agentID != "" && r.AgentID != agentID) {
 		return tickler.ErrNotFound
 	}
 	s.remove(r)
@@ -134,7 +138,8 @@ func (s *Store) remove(r *tickler.Record) {
 }
 
 // Claim implements [tickler.Store].
-func (s *Store) Claim(ctx context.Context, after tickler.Due, until time.Time, limit int) ([]tickler.Due, time.Time, error) {
+func (s *Store) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	after, until, limit := p.After, p.Until, p.Limit
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []tickler.Due
@@ -159,16 +164,20 @@ func (s *Store) Claim(ctx context.Context, after tickler.Due, until time.Time, l
 		out = append(out, tickler.Due{ID: k.id, At: r.Next, Version: r.Version})
 		return true
 	})
-	return out, next, nil
+	return tickler.ClaimResult{Due: out, Next: next}, nil
 }
 
 // Ack implements [tickler.Store].
-func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
+func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.recs[a.ID]
 	if !ok {
 		return tickler.ErrNotFound
+	}
+	if a.HistoryOnly {
+		s.appendHistory(r.ID, a)
+		return nil
 	}
 	if r.Version != a.Version {
 		return tickler.ErrConflict
@@ -183,14 +192,21 @@ func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
 	r.Next = a.Next
 	r.Version++
 	s.due.ReplaceOrInsert(dueKey{r.Next.UnixNano(), r.ID})
-	if a.Outcome != nil && a.HistoryLimit > 0 {
-		h := append(s.history[r.ID], *a.Outcome)
-		if len(h) > a.HistoryLimit {
-			h = append([]tickler.Outcome(nil), h[len(h)-a.HistoryLimit:]...)
-		}
-		s.history[r.ID] = h
-	}
+	s.appendHistory(r.ID, a)
 	return nil
+}
+
+// appendHistory appends a's outcome, if any, to the history of id; s.mu
+// is held.
+func (s *Store) appendHistory(id string, a tickler.AckParams) {
+	if a.Outcome == nil || a.HistoryLimit <= 0 {
+		return
+	}
+	h := append(s.history[id], *a.Outcome)
+	if len(h) > a.HistoryLimit {
+		h = append([]tickler.Outcome(nil), h[len(h)-a.HistoryLimit:]...)
+	}
+	s.history[id] = h
 }
 
 // Update implements [tickler.Store].
@@ -227,16 +243,16 @@ func (s *Store) Count(ctx context.Context, agentID string) (int, error) {
 }
 
 // History implements [tickler.Store].
-func (s *Store) History(ctx context.Context, id string, offset, limit int) ([]tickler.Outcome, bool, error) {
+func (s *Store) History(ctx context.Context, p tickler.HistoryParams) (tickler.HistoryResult, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if _, ok := s.recs[id]; !ok {
-		return nil, false, tickler.ErrNotFound
+	if r, ok := s.recs[p.ID]; !ok || (p.AgentID != "" && r.AgentID != p.AgentID) {
+		return tickler.HistoryResult{}, tickler.ErrNotFound
 	}
-	h := s.history[id]
+	h := s.history[p.ID]
 	var out []tickler.Outcome
-	for i := len(h) - 1 - offset; i >= 0 && len(out) < limit; i-- {
+	for i := len(h) - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
 		out = append(out, h[i])
 	}
-	return out, len(h)-offset-len(out) > 0, nil
+	return tickler.HistoryResult{Outcomes: out, More: len(h)-p.Offset-len(out) > 0}, nil
 }

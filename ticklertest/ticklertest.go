@@ -82,7 +82,7 @@ func NewWith(tb testing.TB, cfg Config) *Bundle {
 	}
 	// A long max sleep: on a mock clock, each wake-up of the bounded sleep
 	// is a timer the mock runs on its way to the target time.
-	opts := append([]tickler.Option{tickler.WithClock(b.Clock), tickler.WithMaxSleep(MaxSleep)}, cfg.Options...)
+	opts := append([]tickler.Option{tickler.WithClock(Clock(b.Clock)), tickler.WithMaxSleep(MaxSleep)}, cfg.Options...)
 	s, err := tickler.New(b.Store, b.Recorder, opts...)
 	if err != nil {
 		tb.Fatalf("ticklertest: %v", err)
