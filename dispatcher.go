@@ -1,106 +1,88 @@
 package tickler
 
 import (
-	"bytes"
-	"container/heap"
 	"context"
-	crand "crypto/rand"
 	"errors"
 	"fmt"
-	"runtime/debug"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
+
+// The dispatcher's loop, its worker pool and its lifecycle. The heap is in
+// heap.go, the look-ahead window in window.go, firing one occurrence in
+// fire.go and the per-agent gate in agents.go; doc.go says who owns what.
 
 // claimRetry is how long the dispatcher waits after a failed claim.
 const claimRetry = time.Second
 
-// maxID sorts after every id, so that Due{At: t, ID: maxID} is a cursor
-// covering everything due at or before t.
-const maxID = "\xff"
+// dispatcherConfig is everything the dispatcher uses: its configuration
+// and its dependencies, fixed at construction. The dispatcher holds no
+// pointer back to the Scheduler.
+type dispatcherConfig struct {
+	store   Store
+	deliver Deliverer
+	clock   Clock
+	ids     *idGen
+	logger  *slog.Logger
+	onEvent func(Event)
 
-// entry is what the heap holds of a schedule: only what firing needs, in
-// 32 bytes. An occurrence waiting for a retry keeps its state beside the
-// heap, in dispatcher.retries.
-type entry struct {
-	at      int64  // Unix nanoseconds the entry is due
-	key     idKey  // the schedule's id
-	version uint32 // the low bits of the record's version
-	index   int32  // position in the heap, -1 once out of it
+	retry            RetryPolicy
+	workers          int // the pool's size
+	perAgent         int // deliveries at once per agent; 0: no bound
+	misfire          MisfirePolicy
+	misfireGrace     time.Duration
+	misfireThreshold time.Duration
+	deliveryTimeout  time.Duration
+	historyLimit     int
+	lookahead        time.Duration
+	claimBatch       int
+	maxSleep         time.Duration
 }
 
-// newer reports whether version v is newer than the entry's, comparing the
-// low 32 bits in serial-number arithmetic.
-func (e *entry) newer(v uint64) bool { return int32(uint32(v)-e.version) > 0 }
-
-// job is an entry popped for a worker, with what the heap kept beside it;
-// it is also what the worker hands back: a retry, or the
-// record's next occurrence.
+// job is an occurrence handed to a worker: an entry popped from the heap
+// with what the heap kept beside it, a job released by a busy agent, or a
+// triggered delivery.
 type job struct {
-	at      int64 // Unix nanoseconds
+	at      int64 // Unix nanoseconds it fell due
 	id      string
-	version uint64 // the record's version (only its low 32 bits when popped)
-	retry   *retryState
+	version uint64      // the record's version (only its low 32 bits when popped)
+	retry   *retryState // nil for a first attempt
+	flight  *flight
+	// admitted: the job holds a slot of agent's gate (see agents.go).
+	admitted bool
+	agent    string
 }
 
-// retryState carries an occurrence between its attempts.
-type retryState struct {
-	occ     time.Time // the occurrence, which keys every attempt
-	started time.Time // when the first attempt started
-	attempt int       // attempts made so far
-}
-
-// entryHeap is a min-heap of entries by (at, id); byID locates an entry.
-type entryHeap []*entry
-
-func (h entryHeap) Len() int { return len(h) }
-func (h entryHeap) Less(i, j int) bool {
-	if h[i].at != h[j].at {
-		return h[i].at < h[j].at
-	}
-	return bytes.Compare(h[i].key[:], h[j].key[:]) < 0
-}
-func (h entryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = int32(i), int32(j)
-}
-func (h *entryHeap) Push(x any) {
-	e := x.(*entry)
-	e.index = int32(len(*h))
-	*h = append(*h, e)
-}
-func (h *entryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.index = -1
-	return e
-}
-
-// flight is an occurrence a worker is firing.
+// flight is an occurrence a worker is firing, or that waits for its
+// agent's turn.
 type flight struct {
 	deleted bool // Delete returned while it ran: start no attempt
+	parked  bool // waiting for its agent's turn, on no worker
 	// next is the record's occurrence after an Update while it ran; the
 	// flight's own ack then meets a conflict, and next is offered instead.
 	next *Due
 }
 
-// dispatcher owns the heap; see doc.go for who holds what.
+// dispatcher fires what the store says is due. It has one mutex, mu; each
+// field says who owns it.
 type dispatcher struct {
-	s *Scheduler
+	cfg  dispatcherConfig // read-only after newDispatcher
+	kick chan struct{}    // wakes the loop; never closed
+	wg   sync.WaitGroup   // jobs on a worker, from hand-off to the end of fire
 
-	mu        sync.Mutex
-	heap      entryHeap
-	byID      map[idKey]*entry
-	retries   map[idKey]*retryState // of the heap's entries waiting for a retry
-	oddIDs    map[idKey]string      // ids that are not canonical UUIDs, by key
-	oddKeys   map[string]idKey
-	flights   map[string]*flight
-	running   int       // jobs handed to the workers and not yet done
+	mu sync.Mutex // guards everything below
+
+	heap      dueHeap
+	flights   map[string]*flight // scheduled occurrences on a worker or parked, by id
+	triggered map[*flight]string // triggered deliveries on a worker or parked, to their id
+	ready     []*job             // due now, dispatched before the heap: released by their agent, or triggered
+	later     []*job             // triggered jobs waiting for a retry, by at
+	agents    map[string]*agentGate
+	running   int // jobs on a worker
+
+	// The window over the store; see window.go.
 	loaded    bool      // the first claim has been made
 	cursor    Due       // every stored occurrence at or before it is in heap or flight
 	full      bool      // the last claim filled its batch: more may be due
@@ -108,18 +90,17 @@ type dispatcher struct {
 	claiming  bool      // a claim reads the store; offers wait in recent
 	recent    []Due
 	forgotten map[string]bool // deleted while a claim read the store
-	state     int             // stateNew, stateRunning, stateStopped
-	startedAt time.Time
-	changed   chan struct{} // closed at every change of the above, if a waiter made it
-	starved   bool          // the loop has due entries and no free worker
 
-	kick     chan struct{}
-	stopLoop context.CancelFunc
-	loopDone chan struct{}
-	runCtx   context.Context // parent of delivery contexts
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup // firing jobs, from pop to the end of fire
-	jobs     chan *job      // to the workers; room for one per worker
+	// Lifecycle. stopLoop, loopDone, runCtx and cancel are set by start,
+	// under mu, before the state says running, and never change after.
+	state     int // stateNew, stateRunning, stateStopped
+	startedAt time.Time
+	stopLoop  context.CancelFunc
+	loopDone  chan struct{}
+	runCtx    context.Context // parent of delivery contexts
+	cancel    context.CancelFunc
+	changed   chan struct{} // closed at every change, if a waiter made it
+	starved   bool          // the loop has due entries and no free worker
 }
 
 const (
@@ -128,12 +109,15 @@ const (
 	stateStopped
 )
 
-func (d *dispatcher) init(s *Scheduler) {
-	d.s = s
-	d.byID = make(map[idKey]*entry)
-	d.retries = make(map[idKey]*retryState)
-	d.flights = make(map[string]*flight)
-	d.kick = make(chan struct{}, 1)
+func newDispatcher(cfg dispatcherConfig) *dispatcher {
+	return &dispatcher{
+		cfg:       cfg,
+		kick:      make(chan struct{}, 1),
+		heap:      newDueHeap(),
+		flights:   make(map[string]*flight),
+		triggered: make(map[*flight]string),
+		agents:    make(map[string]*agentGate),
+	}
 }
 
 // notify wakes waitIdle; d.mu is held.
@@ -144,6 +128,7 @@ func (d *dispatcher) notify() {
 	}
 }
 
+// wake makes the loop look again; it never blocks.
 func (d *dispatcher) wake() {
 	select {
 	case d.kick <- struct{}{}:
@@ -151,51 +136,52 @@ func (d *dispatcher) wake() {
 	}
 }
 
+// start starts the loop, which makes the first claim, and returns that
+// claim's result. Every field Stop needs is published before the state
+// says running, so Stop may come at any moment.
 func (d *dispatcher) start(ctx context.Context) error {
 	d.mu.Lock()
-	if d.state != stateNew {
+	switch d.state {
+	case stateRunning:
 		d.mu.Unlock()
-		return errors.New("tickler: Start: scheduler already started")
-	}
-	d.state = stateRunning
-	d.startedAt = d.s.o.clock.Now()
-	d.mu.Unlock()
-
-	if err := d.claim(ctx); err != nil {
-		d.mu.Lock()
-		d.state = stateStopped
-		d.notify()
+		return fmt.Errorf("tickler: Start: %w", ErrStarted)
+	case stateStopped:
 		d.mu.Unlock()
-		return fmt.Errorf("tickler: Start: %w", err)
+		return fmt.Errorf("tickler: Start: %w", ErrStopped)
 	}
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	d.runCtx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	d.stopLoop = stopLoop
-	d.loopDone = make(chan struct{})
-	go d.loop(loopCtx)
+	d.stopLoop, d.loopDone = stopLoop, make(chan struct{})
+	d.state, d.startedAt = stateRunning, d.cfg.clock.Now()
+	d.mu.Unlock()
+
+	first := make(chan error, 1)
+	go d.loop(loopCtx, first)
+	if err := <-first; err != nil {
+		return fmt.Errorf("tickler: Start: %w", err)
+	}
 	return nil
 }
 
+// stop ends the loop, then waits for the jobs on workers until ctx ends.
+// It may be called in any state, any number of times, concurrently.
 func (d *dispatcher) stop(ctx context.Context) error {
 	d.mu.Lock()
-	switch d.state {
-	case stateNew:
+	if d.state == stateNew {
 		d.state = stateStopped
 		d.notify()
 		d.mu.Unlock()
 		return nil
-	case stateStopped:
-		d.mu.Unlock()
-		if d.loopDone == nil {
-			return nil
-		}
-	default:
-		d.state = stateStopped
-		d.notify()
-		d.mu.Unlock()
 	}
-	d.stopLoop()
-	<-d.loopDone
+	d.state = stateStopped
+	d.notify()
+	stopLoop, loopDone := d.stopLoop, d.loopDone
+	d.mu.Unlock()
+	if stopLoop == nil {
+		return nil // stopped before it started
+	}
+	stopLoop()
+	<-loopDone
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
 	select {
@@ -206,240 +192,60 @@ func (d *dispatcher) stop(ctx context.Context) error {
 	}
 	d.cancel()
 	d.mu.Lock()
-	left := make([]string, 0, len(d.flights))
-	for id := range d.flights {
-		left = append(left, id)
+	var left []string
+	for id, f := range d.flights {
+		if !f.parked {
+			left = append(left, id)
+		}
 	}
 	d.mu.Unlock()
 	slices.Sort(left)
 	return fmt.Errorf("tickler: Stop: %d deliveries left running %v: %w", len(left), left, ctx.Err())
 }
 
-// offer tells the dispatcher that a stored record's next occurrence is due.
-// An occurrence within what has been claimed goes into the heap; a later
-// one is left to a later claim.
-func (d *dispatcher) offer(due Due) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.offerLocked(due) {
-		d.wake()
-	}
-}
-
-func (d *dispatcher) offerLocked(due Due) (pushed bool) {
-	if d.state != stateRunning {
-		return false
-	}
-	if f, ok := d.flights[due.ID]; ok {
-		if f.next == nil || f.next.Version < due.Version {
-			f.next = &due
-		}
-		return false
-	}
-	if e := d.entryOf(due.ID); e != nil && e.newer(due.Version) {
-		// An update or a pause replaced the occurrence the heap holds.
-		d.remove(e)
-	}
-	if due.At.IsZero() {
-		return false
-	}
-	if d.claiming {
-		d.recent = append(d.recent, due)
-		return false
-	}
-	if !d.cursor.Before(due) {
-		d.push(due)
-		return true
-	}
-	if d.storeNext.IsZero() || due.At.Before(d.storeNext) {
-		d.storeNext = due.At
-		d.notify()
-		return true
-	}
-	return false
-}
-
-// push adds or updates the heap entry of due.ID; d.mu is held.
-func (d *dispatcher) push(due Due) {
-	if _, ok := d.flights[due.ID]; ok {
-		return // its worker offers the next occurrence when done
-	}
-	k := d.keyOf(due.ID)
-	if e, ok := d.byID[k]; ok {
-		if !e.newer(due.Version) {
-			return
-		}
-		e.at, e.version = due.At.UnixNano(), uint32(due.Version)
-		delete(d.retries, k)
-		heap.Fix(&d.heap, int(e.index))
-	} else {
-		d.insert(&entry{at: due.At.UnixNano(), key: k, version: uint32(due.Version)}, nil)
-	}
-	d.notify()
-}
-
-// insert adds e, with the retry state rs if it waits for a retry; d.mu is
-// held.
-func (d *dispatcher) insert(e *entry, rs *retryState) {
-	d.byID[e.key] = e
-	if rs != nil {
-		d.retries[e.key] = rs
-	}
-	heap.Push(&d.heap, e)
-}
-
-// remove takes e out of the heap; d.mu is held.
-func (d *dispatcher) remove(e *entry) {
-	heap.Remove(&d.heap, int(e.index))
-	delete(d.byID, e.key)
-	delete(d.retries, e.key)
-	d.notify()
-}
-
-// lookup returns the key of an id the dispatcher may hold, without giving
-// an unknown odd id a key; d.mu is held.
-func (d *dispatcher) lookup(id string) (idKey, bool) {
-	if k, ok := canonicalUUID(id); ok {
-		return k, true
-	}
-	k, ok := d.oddKeys[id]
-	return k, ok
-}
-
-// entryOf returns the heap entry of id, or nil; d.mu is held.
-func (d *dispatcher) entryOf(id string) *entry {
-	if k, ok := d.lookup(id); ok {
-		return d.byID[k]
-	}
-	return nil
-}
-
-// keyOf returns the key of an id, giving an odd id one; d.mu is held.
-func (d *dispatcher) keyOf(id string) idKey {
-	if k, ok := d.lookup(id); ok {
-		return k
-	}
-	if d.oddIDs == nil {
-		d.oddIDs, d.oddKeys = make(map[idKey]string), make(map[string]idKey)
-	}
-	for {
-		var k idKey
-		_, _ = crand.Read(k[:])
-		if _, taken := d.oddIDs[k]; !taken {
-			d.oddIDs[k], d.oddKeys[id] = id, k
-			return k
-		}
-	}
-}
-
-// idOf returns the id of a key; d.mu is held.
-func (d *dispatcher) idOf(k idKey) string {
-	if id, ok := d.oddIDs[k]; ok {
-		return id
-	}
-	return uuid.UUID(k).String()
-}
-
-// forget drops a deleted schedule from the heap and stops its flight from
-// starting another attempt.
-func (d *dispatcher) forget(id string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e := d.entryOf(id); e != nil {
-		d.remove(e)
-	}
-	if f, ok := d.flights[id]; ok {
-		f.deleted = true
-	}
-	if d.claiming {
-		// The claim may have read the record before it was deleted.
-		if d.forgotten == nil {
-			d.forgotten = make(map[string]bool)
-		}
-		d.forgotten[id] = true
-	}
-}
-
-// needClaim reports whether stored occurrences due by t may be missing
-// from the heap; d.mu is held.
-func (d *dispatcher) needClaim(t time.Time) bool {
-	return !d.loaded || d.full || (!d.storeNext.IsZero() && !d.storeNext.After(t))
-}
-
-// claim loads, from the store, what falls due within the look-ahead.
-func (d *dispatcher) claim(ctx context.Context) error {
-	d.mu.Lock()
-	if d.claiming {
-		d.mu.Unlock()
-		return nil
-	}
-	d.claiming = true
-	after := d.cursor
-	d.mu.Unlock()
-
-	until := d.s.o.clock.Now().Add(d.s.o.lookahead)
-	res, err := d.s.store.Claim(ctx, ClaimParams{After: after, Until: until, Limit: d.s.o.claimBatch})
-	due, next := res.Due, res.Next
-
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.claiming = false
-	recent, forgotten := d.recent, d.forgotten
-	d.recent, d.forgotten = nil, nil
-	defer d.notify()
-	if err != nil && !errors.Is(err, ErrDamaged) {
-		for _, r := range recent {
-			d.offerLocked(r)
-		}
-		return err
-	}
-	d.loaded = true
-	for _, due := range due {
-		if !forgotten[due.ID] {
-			d.push(due)
-		}
-	}
-	if len(due) == d.s.o.claimBatch {
-		d.cursor, d.full = due[len(due)-1], true
-	} else {
-		d.cursor, d.full, d.storeNext = Due{At: until, ID: maxID}, false, next
-	}
-	for _, r := range recent {
-		d.offerLocked(r)
-	}
-	return err // nil, or the records skipped as damaged
-}
-
 // loop is the dispatcher's timer: it claims, hands what is due to the
-// workers, and sleeps until the next thing to do.
-func (d *dispatcher) loop(ctx context.Context) {
+// workers, and sleeps until the next thing to do. It sends the first
+// claim's result on first; if that is an error, the loop ends.
+func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 	defer close(d.loopDone)
 	defer func() {
-		// Stopped by Stop, or by the cancellation of Start's context:
-		// either way no delivery starts any more.
+		// Stopped by Stop, by the cancellation of Start's context, or by
+		// a failed first claim: either way no delivery starts any more.
 		d.mu.Lock()
 		d.state = stateStopped
 		d.notify()
 		d.mu.Unlock()
 	}()
-	clk := d.s.o.clock
-	workers := d.s.o.concurrency
-	d.jobs = make(chan *job, workers)
-	defer close(d.jobs) // the workers end once they have drained it
-	for range workers {
+	jobs := make(chan *job, d.cfg.workers) // room for one per worker: never blocks
+	defer close(jobs)                      // the workers end once they have drained it
+	for range d.cfg.workers {
 		go func() {
-			for j := range d.jobs {
+			for j := range jobs {
 				d.fire(j)
 			}
 		}()
 	}
+
+	err := d.claim(ctx)
+	switch {
+	case ctx.Err() != nil:
+		first <- ErrStopped
+		return
+	case err != nil:
+		first <- err
+		return
+	}
+	first <- nil
+
+	clk := d.cfg.clock
 	var retryClaim time.Time // after a failed claim, the next one waits
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		d.mu.Lock()
-		claimDue := d.needClaim(clk.Now().Add(d.s.o.lookahead)) && !clk.Now().Before(retryClaim)
+		now := clk.Now()
+		claimDue := d.needClaimLocked(now.Add(d.cfg.lookahead)) && !now.Before(retryClaim)
 		d.mu.Unlock()
 		if claimDue {
 			switch err := d.claim(ctx); {
@@ -447,10 +253,10 @@ func (d *dispatcher) loop(ctx context.Context) {
 			case errors.Is(err, ErrDamaged):
 				// The others were claimed; these stay in the store, named,
 				// for an operator to delete (the next Start fails on them).
-				d.s.o.logger.Error("tickler: skipping stored scheduled messages that cannot be decoded", "err", err)
+				d.cfg.logger.Error("tickler: skipping stored scheduled messages that cannot be decoded", "err", err)
 			default:
 				retryClaim = clk.Now().Add(claimRetry)
-				d.s.o.logger.Error("tickler: claiming due schedules failed; retrying", "err", err, "in", claimRetry)
+				d.cfg.logger.Error("tickler: claiming due schedules failed; retrying", "err", err, "in", claimRetry)
 			}
 		}
 
@@ -459,29 +265,24 @@ func (d *dispatcher) loop(ctx context.Context) {
 			d.mu.Unlock()
 			return
 		}
-		now := clk.Now()
-		for len(d.heap) > 0 && d.heap[0].at <= now.UnixNano() && d.running < workers {
-			e := heap.Pop(&d.heap).(*entry)
-			delete(d.byID, e.key)
-			j := &job{at: e.at, id: d.idOf(e.key), version: uint64(e.version), retry: d.retries[e.key]}
-			delete(d.retries, e.key)
-			d.flights[j.id] = &flight{}
+		now = clk.Now()
+		for d.running < d.cfg.workers {
+			j := d.nextJobLocked(unixNano(now))
+			if j == nil {
+				break
+			}
 			d.running++
 			d.wg.Add(1)
-			d.jobs <- j // never blocks: fewer jobs than workers are running
+			jobs <- j
 		}
-		wait := d.s.o.maxSleep
-		d.starved = len(d.heap) > 0 && d.heap[0].at <= now.UnixNano()
-		if len(d.heap) > 0 && !d.starved {
-			wait = min(wait, time.Duration(d.heap[0].at-now.UnixNano()))
-		} // when starved, a finishing worker wakes us
+		wait := d.waitLocked(now)
 		switch {
 		case retryClaim.After(now):
 			wait = min(wait, retryClaim.Sub(now))
 		case d.full:
 			wait = 0
 		case !d.storeNext.IsZero():
-			wait = min(wait, d.storeNext.Sub(now)-d.s.o.lookahead)
+			wait = min(wait, d.storeNext.Sub(now)-d.cfg.lookahead)
 		}
 		d.mu.Unlock()
 		if wait <= 0 {
@@ -502,11 +303,52 @@ func (d *dispatcher) loop(ctx context.Context) {
 	}
 }
 
+// nextJobLocked returns the next job due at now, or nil: first the ready
+// jobs, then the triggered retries that fell due, then the heap.
+func (d *dispatcher) nextJobLocked(now int64) *job {
+	if len(d.ready) > 0 {
+		j := d.ready[0]
+		d.ready[0] = nil
+		d.ready = d.ready[1:]
+		return j
+	}
+	if len(d.later) > 0 && d.later[0].at <= now {
+		j := d.later[0]
+		d.later[0] = nil
+		d.later = d.later[1:]
+		return j
+	}
+	id, at, version, rs, ok := d.heap.popDue(now)
+	if !ok {
+		return nil
+	}
+	f := &flight{}
+	d.flights[id] = f
+	return &job{at: at, id: id, version: version, retry: rs, flight: f}
+}
+
+// waitLocked returns how long the loop may sleep after dispatching at now:
+// until the earliest entry, unless the pool is full with entries due (then
+// a finishing worker wakes it), and never longer than the max sleep.
+func (d *dispatcher) waitLocked(now time.Time) time.Duration {
+	wait := d.cfg.maxSleep
+	n := unixNano(now)
+	at, ok := d.heap.peek()
+	if len(d.later) > 0 && (!ok || d.later[0].at < at) {
+		at, ok = d.later[0].at, true
+	}
+	d.starved = len(d.ready) > 0 || (ok && at <= n)
+	if ok && !d.starved {
+		wait = min(wait, time.Duration(at-n))
+	}
+	return wait
+}
+
 // arm starts a timer for wait after now. If the clock moved while arming
-// (a test advanced a mock clock), the deadline would be late: it reports
+// (a test advanced a fake clock), the deadline would be late: it reports
 // false so that the loop looks again.
 func (d *dispatcher) arm(now time.Time, wait time.Duration) (Timer, bool) {
-	clk := d.s.o.clock
+	clk := d.cfg.clock
 	t := clk.NewTimer(wait)
 	if moved := clk.Now().Sub(now); moved > 100*time.Microsecond || moved < 0 {
 		t.Stop()
@@ -515,254 +357,19 @@ func (d *dispatcher) arm(now time.Time, wait time.Duration) (Timer, bool) {
 	return t, true
 }
 
-// fire runs one attempt at an occurrence, then either puts the next
-// attempt in the heap or offers the record's next occurrence.
-func (d *dispatcher) fire(e *job) {
-	next, retry := d.attempt(e)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	f := d.flights[e.id]
-	delete(d.flights, e.id)
-	d.running--
-	if f.next != nil && (next == nil || next.version < f.next.Version) {
-		// Updated while it ran: the update's occurrence replaces whatever
-		// this one would have led to.
-		next, retry = &job{at: f.next.At.UnixNano(), id: e.id, version: f.next.Version}, false
-		if f.next.At.IsZero() {
-			next = nil
-		}
-	}
-	// The loop sleeps until its heap's earliest entry: wake it if this
-	// adds one, or if it waits for a free worker.
-	wake := d.starved
-	switch {
-	case next == nil || d.state != stateRunning || f.deleted:
-	case retry:
-		// The store still holds the occurrence as due, within the cursor:
-		// the retry goes into the heap whatever its time.
-		d.insert(&entry{at: next.at, key: d.keyOf(next.id), version: uint32(next.version)}, next.retry)
-		wake = true
-	default:
-		wake = d.offerLocked(Due{ID: next.id, At: time.Unix(0, next.at).UTC(), Version: next.version}) || wake
-	}
-	if wake {
-		d.starved = false
-		d.wake()
-	}
-	d.notify()
-	d.wg.Done()
-}
-
-// attempt makes one attempt at e. It returns the entry to push next and
-// whether it is a retry of e (true) or the record's next occurrence.
-func (d *dispatcher) attempt(e *job) (next *job, retry bool) {
-	s := d.s
-	clk := s.o.clock
-	ctx := context.WithoutCancel(d.runCtx)
-	r, err := s.store.Get(ctx, "", e.id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, false
-	}
-	if errors.Is(err, ErrDamaged) {
-		s.o.logger.Error("tickler: a due scheduled message cannot be decoded; skipping it", "id", e.id, "err", err)
-		return nil, false
-	}
-	if err != nil {
-		s.o.logger.Error("tickler: reading a due scheduled message failed; retrying", "id", e.id, "err", err)
-		return d.later(e, e.retry)
-	}
-	if uint32(r.Version) != uint32(e.version) {
-		return nil, false // changed since claimed: its new version has its own entry
-	}
-	trig, err := r.Schedule.compile()
-	if err != nil {
-		// A record that no longer compiles cannot fire; keep it and say so.
-		s.o.logger.Error("tickler: stored schedule is invalid", "id", e.id, "err", err)
-		return nil, false
-	}
-	now := clk.Now()
-	rs := e.retry
-	if rs == nil {
-		rs = &retryState{occ: r.Next, started: now}
-		if reason := d.misfire(r.Next, now); reason != "" {
-			return d.skip(ctx, r, trig, now, reason)
-		}
-	}
-	rs.attempt++
-	del := &Delivery{
-		ScheduledMessageID: r.ID,
-		AgentID:            r.AgentID,
-		Message:            r.Message,
-		Occurrence:         rs.occ,
-		IdempotencyKey:     IdempotencyKey(r.ID, rs.occ),
-		Attempt:            rs.attempt,
-	}
-
-	d.mu.Lock()
-	cancelled := d.flights[e.id].deleted || d.state != stateRunning
-	d.mu.Unlock()
-	if cancelled {
-		return nil, false
-	}
-	res, derr := d.call(del)
-
-	ev := Event{
-		ScheduledMessageID: r.ID, AgentID: r.AgentID, Occurrence: rs.occ,
-		IdempotencyKey: del.IdempotencyKey, Attempt: rs.attempt, Message: r.Message,
-		CallbackURL: r.Message.CallbackURL,
-	}
-	if derr != nil {
-		d.mu.Lock()
-		stopped := d.state != stateRunning
-		d.mu.Unlock()
-		if stopped {
-			// Cut short by Stop: leave the occurrence due, so that the
-			// next Start delivers it again with the same key.
-			return nil, false
-		}
-		if rs.attempt < s.o.retry.MaxAttempts {
-			ev.Kind, ev.Err = EventRetry, derr
-			s.o.logger.Warn("tickler: delivery failed; will retry", "id", r.ID, "key", del.IdempotencyKey, "attempt", rs.attempt, "err", derr)
-			d.emit(ev)
-			return d.later(e, rs)
-		}
-		ev.Kind, ev.Err = EventGaveUp, derr
-		s.o.logger.Error("tickler: delivery gave up", "id", r.ID, "key", del.IdempotencyKey, "attempts", rs.attempt, "err", derr)
-	} else {
-		ev.Kind, ev.Result = EventDelivered, res
-	}
-	nextAt := nextAfter(trig, rs.occ, rs.started)
-	var out *Outcome
-	if !nextAt.IsZero() && s.o.historyLimit > 0 {
-		// The history of a record that the ack removes goes with it: an
-		// outcome is built only for a record that stays.
-		now := clk.Now()
-		out = &Outcome{ID: s.ids.next(now), ScheduledMessageID: r.ID, Occurrence: rs.occ, Attempts: rs.attempt, SentAt: now}
-		if derr != nil {
-			out.Status, out.Error = StatusFailed, derr.Error()
-		} else {
-			out.Status, out.RunID = StatusSuccess, res.RunID
-			if res.Response != nil {
-				if b, err := marshal(res.Response); err == nil {
-					out.Response = b
-				}
-			}
-		}
-	}
-	n, ok := d.ack(ctx, r, nextAt, out)
-	if !ok {
-		rs.attempt-- // the attempt succeeded or gave up; only its record failed
-		return d.later(e, rs)
-	}
-	d.emit(ev)
-	return n, false
-}
-
-// call runs the Deliverer, turning a panic into an error.
-func (d *dispatcher) call(del *Delivery) (res Result, err error) {
-	ctx := d.runCtx
-	if t := d.s.o.deliveryTimeout; t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = d.s.o.clock.WithTimeout(ctx, t)
-		defer cancel()
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("tickler: Deliverer panicked: %v\n%s", p, debug.Stack())
-		}
-	}()
-	return d.s.deliver.Deliver(ctx, del)
-}
-
-// misfire returns why an occurrence at occ, found at now, is to be
-// skipped, or "" if it is to be delivered.
-func (d *dispatcher) misfire(occ, now time.Time) string {
-	o := d.s.o
-	late := now.Sub(occ)
-	missed := occ.Before(d.startedAt) || late > o.misfireThreshold
-	switch {
-	case !missed:
-		return ""
-	case o.misfireGrace > 0 && late > o.misfireGrace:
-		return fmt.Sprintf("missed by %v, beyond the misfire grace of %v", late, o.misfireGrace)
-	case o.misfire == MisfireSkip:
-		return fmt.Sprintf("missed by %v; the misfire policy skips it", late)
-	}
-	return ""
-}
-
-// skip records a skipped occurrence and returns the next one.
-func (d *dispatcher) skip(ctx context.Context, r *Record, trig trigger, now time.Time, reason string) (*job, bool) {
-	s := d.s
-	key := IdempotencyKey(r.ID, r.Next)
-	s.o.logger.Warn("tickler: occurrence skipped", "id", r.ID, "key", key, "reason", reason)
-	out := &Outcome{
-		ID:                 s.ids.next(now),
-		ScheduledMessageID: r.ID,
-		Occurrence:         r.Next,
-		Status:             StatusSkipped,
-		Error:              reason,
-		SentAt:             now,
-	}
-	n, ok := d.ack(ctx, r, trig.Next(now), out)
-	if !ok {
-		return d.later(&job{id: r.ID, version: r.Version}, nil)
-	}
-	d.emit(Event{
-		Kind: EventSkipped, ScheduledMessageID: r.ID, AgentID: r.AgentID, Occurrence: r.Next,
-		IdempotencyKey: key, Reason: reason, Message: r.Message, CallbackURL: r.Message.CallbackURL,
-	})
-	return n, false
-}
-
-// ack records an occurrence's end in the store. It returns the entry of the
-// next occurrence (nil if there is none, or the record is gone or changed)
-// and false if the store failed, in which case the caller tries again later.
-func (d *dispatcher) ack(ctx context.Context, r *Record, next time.Time, out *Outcome) (*job, bool) {
-	err := d.s.store.Ack(ctx, AckParams{
-		ID: r.ID, Version: r.Version, Next: next, Outcome: out, HistoryLimit: d.s.o.historyLimit,
-	})
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
-		return nil, true
-	case err != nil:
-		d.s.o.logger.Error("tickler: recording an outcome failed; retrying", "id", r.ID, "err", err)
-		return nil, false
-	case next.IsZero():
-		return nil, true
-	}
-	return &job{at: next.UnixNano(), id: r.ID, version: r.Version + 1}, true
-}
-
-// later returns the entry that retries e after the backoff of its
-// attempt. rs is nil when the store failed before any attempt: the firing
-// is then tried again from the start.
-func (d *dispatcher) later(e *job, rs *retryState) (*job, bool) {
-	n := 1
-	if rs != nil {
-		n = rs.attempt
-	}
-	at := d.s.o.clock.Now().Add(d.s.o.retry.Delay(n))
-	return &job{at: at.UnixNano(), id: e.id, version: e.version, retry: rs}, true
-}
-
-func (d *dispatcher) emit(ev Event) {
-	if fn := d.s.o.onEvent; fn != nil {
-		fn(ev)
-	}
-}
-
 // waitIdle returns once nothing is due at the clock's current time. It
-// wakes the loop first: a mock clock moved while the loop armed its timer
+// wakes the loop first: a fake clock moved while the loop armed its timer
 // may have passed the timer's deadline without firing it.
 func (d *dispatcher) waitIdle(ctx context.Context) error {
 	d.wake()
 	for {
 		d.mu.Lock()
-		now := d.s.o.clock.Now()
+		now := d.cfg.clock.Now()
+		n := unixNano(now)
+		at, ok := d.heap.peek()
 		idle := d.state != stateRunning ||
-			(d.running == 0 && !d.claiming && !d.needClaim(now) &&
-				(len(d.heap) == 0 || d.heap[0].at > now.UnixNano()))
+			(d.running == 0 && !d.claiming && !d.needClaimLocked(now) && len(d.ready) == 0 &&
+				(!ok || at > n) && (len(d.later) == 0 || d.later[0].at > n))
 		if !idle && d.changed == nil {
 			d.changed = make(chan struct{})
 		}
@@ -785,8 +392,11 @@ func (d *dispatcher) nextWake() (time.Time, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var t time.Time
-	if len(d.heap) > 0 {
-		t = time.Unix(0, d.heap[0].at).UTC()
+	if at, ok := d.heap.peek(); ok {
+		t = fromUnixNano(at)
+	}
+	if len(d.later) > 0 && (t.IsZero() || d.later[0].at < unixNano(t)) {
+		t = fromUnixNano(d.later[0].at)
 	}
 	if !d.storeNext.IsZero() && (t.IsZero() || d.storeNext.Before(t)) {
 		t = d.storeNext

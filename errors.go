@@ -32,14 +32,15 @@ var (
 	// answers it with 400, as Letta does.
 	ErrScheduledInPast = errors.New("scheduled_at is not in the future")
 
-	// ErrNotStarted is returned by calls that need a running scheduler
-	// (Trigger) before Start.
-	ErrNotStarted = errors.New("tickler: scheduler not started")
-	// ErrStopped is returned by Start after Stop (a scheduler starts once),
-	// and by Trigger once the scheduler stopped.
-	ErrStopped = errors.New("tickler: scheduler stopped")
-	// ErrStarted is returned by a second Start.
-	ErrStarted = errors.New("tickler: scheduler already started")
+	// ErrNotStarted is matched by the error of a call that needs a
+	// running scheduler (Trigger) before Start.
+	ErrNotStarted = errors.New("scheduler not started")
+	// ErrStopped is matched by the error of Start after Stop (a scheduler
+	// starts once; also when Stop came while Start made its first claim),
+	// and of Trigger once the scheduler stopped.
+	ErrStopped = errors.New("scheduler stopped")
+	// ErrStarted is matched by the error of a second Start.
+	ErrStarted = errors.New("scheduler already started")
 )
 
 // ValidationError reports input that does not validate. Field names the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/memory"
+	"github.com/tickler-go/tickler/ticklertest"
 )
 
 // printer is a Deliverer that prints each occurrence.
@@ -23,7 +24,7 @@ var printer = tickler.DelivererFunc(func(ctx context.Context, d *tickler.Deliver
 func newMockScheduler() (*tickler.Scheduler, *clock.Mock) {
 	clk := clock.NewMock()
 	clk.Set(time.Date(2026, 8, 7, 21, 59, 0, 0, time.UTC))
-	s, err := tickler.New(memory.New(), printer, tickler.WithClock(clk))
+	s, err := tickler.New(memory.New(), printer, tickler.WithClock(ticklertest.Clock(clk)))
 	if err != nil {
 		panic(err)
 	}

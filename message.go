@@ -147,6 +147,23 @@ type CreateRequest struct {
 	CallbackURL               string    `json:"callback_url,omitempty"`
 	IncludeReturnMessageTypes []string  `json:"include_return_message_types,omitzero"`
 	MaxSteps                  *int      `json:"max_steps,omitempty"`
+	// Retry, when non-nil, is this message's retry policy, in place of
+	// the scheduler's ([WithRetryPolicy]); it is stored with the message.
+	// It is a Go-only extension, not part of the JSON.
+	Retry *RetryPolicy `json:"-"`
+}
+
+// UpdateRequest changes a scheduled message in place, keeping its id. A nil
+// field keeps what is stored; Messages replaces all the messages.
+type UpdateRequest struct {
+	Messages                  []Message `json:"messages,omitempty"`
+	Schedule                  *Schedule `json:"schedule,omitempty"`
+	CallbackURL               *string   `json:"callback_url,omitempty"`
+	IncludeReturnMessageTypes *[]string `json:"include_return_message_types,omitempty"`
+	MaxSteps                  *int      `json:"max_steps,omitempty"`
+	// Retry, when non-nil, replaces the message's retry policy; see
+	// [CreateRequest.Retry]. It is not part of the JSON.
+	Retry *RetryPolicy `json:"-"`
 }
 
 // UnmarshalJSON decodes a create body. max_steps is a JSON number on the
@@ -217,6 +234,9 @@ type ScheduledMessage struct {
 	// Paused reports a message paused by [Scheduler.Pause]. It is an
 	// extension of Letta's contract, present in JSON only when true.
 	Paused bool
+	// Retry is the message's own retry policy, or nil if it follows the
+	// scheduler's. It is not part of the JSON.
+	Retry *RetryPolicy
 }
 
 type scheduledMessageJSON struct {

@@ -47,7 +47,7 @@ func TestPausedScheduleMissesSilentlyAndResumeAppliesMisfirePolicy(t *testing.T)
 		got := b.Recorder.Deliveries()
 		switch policy {
 		case tickler.MisfireFireOnce:
-			if len(got) != 2 || !got[1].Occurrence.Equal(ticklertest.Epoch.Add(2*time.Hour)) {
+			if len(got) != 2 || !got[1].Occurrence.Equal(ticklertest.Epoch().Add(2*time.Hour)) {
 				t.Fatalf("fire-once resume delivered %v, want one collapsed 02:00", occurrences(got))
 			}
 		case tickler.MisfireSkip:
@@ -56,7 +56,7 @@ func TestPausedScheduleMissesSilentlyAndResumeAppliesMisfirePolicy(t *testing.T)
 			}
 		}
 		cur, _ := b.Scheduler.Get(ctx, "agent-1", sm.ID)
-		if want := ticklertest.Epoch.Add(6 * time.Hour); !cur.NextScheduledTime.Equal(want) {
+		if want := ticklertest.Epoch().Add(6 * time.Hour); !cur.NextScheduledTime.Equal(want) {
 			t.Fatalf("next after resume = %v, want %v", cur.NextScheduledTime, want)
 		}
 		b.Advance(time.Hour)
@@ -69,7 +69,7 @@ func TestPausedScheduleMissesSilentlyAndResumeAppliesMisfirePolicy(t *testing.T)
 func TestPauseAndResumeAreIdempotentAndChecked(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	sm := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch.Add(time.Hour)))
+	sm := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(time.Hour)))
 	if _, err := b.Scheduler.Resume(ctx, "agent-1", sm.ID); err != nil {
 		t.Fatalf("resuming a running message: %v", err)
 	}
@@ -92,7 +92,7 @@ func TestPauseAndResumeAreIdempotentAndChecked(t *testing.T) {
 	}
 	b.Settle()
 	got := b.Recorder.Deliveries()
-	if len(got) != 1 || got[0].IdempotencyKey != tickler.IdempotencyKey(sm.ID, ticklertest.Epoch.Add(time.Hour)) {
+	if len(got) != 1 || got[0].IdempotencyKey != tickler.IdempotencyKey(sm.ID, ticklertest.Epoch().Add(time.Hour)) {
 		t.Fatalf("after resume: %+v", got)
 	}
 }
@@ -111,7 +111,7 @@ func TestUpdateInPlaceKeepsTheID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up.ID != sm.ID || !up.NextScheduledTime.Equal(ticklertest.Epoch.Add(90*time.Minute)) || *up.Message.MaxSteps != 4 {
+	if up.ID != sm.ID || !up.NextScheduledTime.Equal(ticklertest.Epoch().Add(90*time.Minute)) || *up.Message.MaxSteps != 4 {
 		t.Fatalf("updated = %+v", up)
 	}
 	b.Advance(time.Hour)
@@ -124,7 +124,7 @@ func TestUpdateInPlaceKeepsTheID(t *testing.T) {
 	}
 
 	// Invalid updates name the field and change nothing.
-	bad := tickler.At(ticklertest.Epoch)
+	bad := tickler.At(ticklertest.Epoch())
 	for _, req := range []tickler.UpdateRequest{
 		{Messages: []tickler.Message{}},
 		{Messages: []tickler.Message{{Role: "robot", Content: tickler.Text("x")}}},
@@ -155,10 +155,10 @@ func TestUpdateDuringDeliveryFiresTheNewSchedule(t *testing.T) {
 		return tickler.Result{}, nil
 	})
 	calls := b.Recorder.Calls()
-	sm := b.Create("agent-1", "slow", tickler.At(ticklertest.Epoch.Add(time.Minute)))
+	sm := b.Create("agent-1", "slow", tickler.At(ticklertest.Epoch().Add(time.Minute)))
 	b.Clock.Add(time.Minute)
 	<-calls
-	later := tickler.At(ticklertest.Epoch.Add(time.Hour))
+	later := tickler.At(ticklertest.Epoch().Add(time.Hour))
 	if _, err := b.Scheduler.Update(ctx, "agent-1", sm.ID, tickler.UpdateRequest{Messages: userText("fast"), Schedule: &later}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestUpdateDuringDeliveryFiresTheNewSchedule(t *testing.T) {
 		}
 	}()
 	b.Settle()
-	b.AdvanceTo(ticklertest.Epoch.Add(time.Hour))
+	b.AdvanceTo(ticklertest.Epoch().Add(time.Hour))
 	var got []string
 	for _, d := range b.Recorder.Deliveries() {
 		got = append(got, d.Occurrence.Format("15:04")+" "+d.Message.Messages[0].Content.Text)

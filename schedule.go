@@ -68,6 +68,26 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MaxScheduledAt is the latest instant a schedule may fire at, in Unix
+// milliseconds: 2262-01-01T00:00:00.000Z. Stores and the heap keep
+// instants as Unix nanoseconds in an int64, which ends in April 2262; a
+// one-time scheduled_at after it (or before 1970) is rejected at Create
+// with a *[ValidationError] on "schedule.scheduled_at", and a cron
+// expression whose next occurrence would be after it never fires again.
+const MaxScheduledAt = 9214646400000
+
+var maxInstant = time.UnixMilli(MaxScheduledAt).UTC()
+
+// bounded ends a trigger at MaxScheduledAt.
+type bounded struct{ t trigger }
+
+func (b bounded) Next(t time.Time) time.Time {
+	if n := b.t.Next(t); !n.After(maxInstant) {
+		return n
+	}
+	return time.Time{}
+}
+
 // trigger computes occurrences: Next returns the first occurrence strictly
 // after t, or the zero time when there is none. One-time and cron schedules
 // are two implementations of it; the dispatcher knows no other.
@@ -205,6 +225,10 @@ func (s Schedule) compile() (trigger, error) {
 		if s.Type != "" && s.Type != OneTime {
 			return nil, invalid("schedule.type", `must be "one-time" (or absent) with scheduled_at, got %q`, string(s.Type))
 		}
+		if at := *s.ScheduledAt; at > MaxScheduledAt || at < 0 {
+			return nil, invalid("schedule.scheduled_at", "must be between 1970-01-01T00:00:00.000Z and %s (Unix ms 0 to %d), got %d",
+				maxInstant.Format(TimeLayout), int64(MaxScheduledAt), at)
+		}
 		return once(time.UnixMilli(*s.ScheduledAt).UTC()), nil
 	default:
 		if s.Type != Recurring {
@@ -214,7 +238,7 @@ func (s Schedule) compile() (trigger, error) {
 		if err != nil {
 			return nil, invalid("schedule.cron_expression", "%v", err)
 		}
-		return t, nil
+		return bounded{t}, nil
 	}
 }
 

@@ -2,7 +2,6 @@ package tickler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,8 +14,8 @@ type Scheduler struct {
 	store   Store
 	deliver Deliverer
 	o       options
-	ids     idGen
-	d       dispatcher
+	ids     *idGen
+	d       *dispatcher
 }
 
 // New returns a scheduler over store that hands occurrences to deliverer.
@@ -35,8 +34,26 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	s := &Scheduler{store: store, deliver: deliverer, o: o}
-	s.d.init(s)
+	s := &Scheduler{store: store, deliver: deliverer, o: o, ids: &idGen{}}
+	s.d = newDispatcher(dispatcherConfig{
+		store:            store,
+		deliver:          deliverer,
+		clock:            o.clock,
+		ids:              s.ids,
+		logger:           o.logger,
+		onEvent:          o.onEvent,
+		retry:            o.retry,
+		workers:          o.concurrency,
+		perAgent:         o.agentConcurrency,
+		misfire:          o.misfire,
+		misfireGrace:     o.misfireGrace,
+		misfireThreshold: o.misfireThreshold,
+		deliveryTimeout:  o.deliveryTimeout,
+		historyLimit:     o.historyLimit,
+		lookahead:        o.lookahead,
+		claimBatch:       o.claimBatch,
+		maxSleep:         o.maxSleep,
+	})
 	return s, nil
 }
 
@@ -60,12 +77,17 @@ func (s *Scheduler) Stop(ctx context.Context) error { return s.d.stop(ctx) }
 // one-time schedule at or before now returns one that also matches
 // [ErrScheduledInPast]; nothing is stored then.
 func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateRequest) (*ScheduledMessage, error) {
-	if agentID == "" {
-		return nil, invalid("agent_id", "must not be empty")
+	if err := checkAgentID(agentID); err != nil {
+		return nil, err
 	}
 	msg := req.message()
 	if err := msg.validate(); err != nil {
 		return nil, err
+	}
+	if req.Retry != nil {
+		if err := req.Retry.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	now := s.o.clock.Now()
 	trig, first, err := req.Schedule.first(now)
@@ -80,6 +102,7 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 		AgentID:  agentID,
 		Message:  msg,
 		Schedule: req.Schedule,
+		Retry:    clonePtr(req.Retry),
 		Next:     first,
 		Version:  1,
 	}
@@ -101,40 +124,6 @@ func (s *Scheduler) create(ctx context.Context, r *Record) error {
 	}
 	if err != nil {
 		return fmt.Errorf("tickler: create: %w", err)
-	}
-	return nil
-}
-
-func (s *Scheduler) checkLimits(msg *MessageCreate, trig trigger, first time.Time) error {
-	o := s.o
-	over := func(field, format string, args ...any) error {
-		return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...), Err: ErrLimitExceeded}
-	}
-	if o.maxMessages > 0 && len(msg.Messages) > o.maxMessages {
-		return over("messages", "%d messages, more than the limit of %d", len(msg.Messages), o.maxMessages)
-	}
-	if o.maxBytes > 0 && msg.sizeBound() > o.maxBytes {
-		b, err := json.Marshal(msg)
-		if err != nil {
-			return fmt.Errorf("tickler: encoding the message: %w", err)
-		}
-		if len(b) > o.maxBytes {
-			return over("messages", "%d bytes, more than the limit of %d", len(b), o.maxBytes)
-		}
-	}
-	if o.minInterval > 0 {
-		prev := first
-		for range 1000 {
-			next := trig.Next(prev)
-			if next.IsZero() {
-				break
-			}
-			if gap := next.Sub(prev); gap < o.minInterval {
-				return over("schedule.cron_expression", "fires %v apart (at %s), less than the minimum interval of %v",
-					gap, prev.UTC().Format(TimeLayout), o.minInterval)
-			}
-			prev = next
-		}
 	}
 	return nil
 }
@@ -194,16 +183,6 @@ func (s *Scheduler) Delete(ctx context.Context, agentID, id string) error {
 	return nil
 }
 
-// UpdateRequest changes a scheduled message in place, keeping its id. A nil
-// field keeps what is stored; Messages replaces all the messages.
-type UpdateRequest struct {
-	Messages                  []Message `json:"messages,omitempty"`
-	Schedule                  *Schedule `json:"schedule,omitempty"`
-	CallbackURL               *string   `json:"callback_url,omitempty"`
-	IncludeReturnMessageTypes *[]string `json:"include_return_message_types,omitempty"`
-	MaxSteps                  *int      `json:"max_steps,omitempty"`
-}
-
 // Update changes the agent's scheduled message in place and returns it. A
 // new schedule starts from now: its first occurrence is computed as at
 // Create, and a one-time instant must be in the future. Input is validated
@@ -229,6 +208,12 @@ func (s *Scheduler) Update(ctx context.Context, agentID, id string, req UpdateRe
 		}
 		if err := msg.validate(); err != nil {
 			return err
+		}
+		if req.Retry != nil {
+			if err := req.Retry.Validate(); err != nil {
+				return err
+			}
+			r.Retry = clonePtr(req.Retry)
 		}
 		sched, next := r.Schedule, r.Next
 		if req.Schedule != nil {
@@ -352,6 +337,29 @@ func (s *Scheduler) History(ctx context.Context, agentID, id string, offset, lim
 	return res.Outcomes, res.More, nil
 }
 
+// Trigger delivers the agent's scheduled message once, now, outside its
+// schedule, and returns the delivery's idempotency key. The schedule does
+// not move: its next occurrence stays what it was, and a paused message
+// stays paused. The delivery goes through the worker pool, the per-agent
+// limit and the retry policy like any occurrence, its events and history
+// entry are marked Triggered, and its key ("<id>@<now in Unix ms>!<12 hex
+// digits>") never equals an occurrence's.
+//
+// A triggered delivery is not stored: if the scheduler stops before it
+// ends, it is not made again. Trigger returns an error matching
+// [ErrNotFound] for an unknown message, and [ErrNotStarted] or
+// [ErrStopped] when the scheduler is not running.
+func (s *Scheduler) Trigger(ctx context.Context, agentID, id string) (string, error) {
+	if _, err := s.store.Get(ctx, agentID, id); err != nil {
+		return "", fmt.Errorf("tickler: trigger %s: %w", id, err)
+	}
+	key, err := s.d.trigger(id)
+	if err != nil {
+		return "", fmt.Errorf("tickler: trigger %s: %w", id, err)
+	}
+	return key, nil
+}
+
 // WaitIdle returns once nothing is due at the clock's current time: no
 // delivery is running and every occurrence due by now has ended (delivered,
 // given up or skipped), or is waiting for a retry. It is meant for tests on
@@ -372,5 +380,6 @@ func (r *Record) scheduled() *ScheduledMessage {
 		Schedule:          r.Schedule,
 		NextScheduledTime: r.Next,
 		Paused:            !r.PausedAt.IsZero(),
+		Retry:             clonePtr(r.Retry),
 	}
 }

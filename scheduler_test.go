@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
 
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/memory"
@@ -68,7 +67,7 @@ func occurrences(ds []tickler.Delivery) []time.Time {
 func TestOneTimeFiresOnceThenIsRemoved(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	at := ticklertest.Epoch.Add(90*time.Second + 7*time.Millisecond)
+	at := ticklertest.Epoch().Add(90*time.Second + 7*time.Millisecond)
 	sm := b.Create("agent-1", "wake up", tickler.At(at))
 	if !sm.NextScheduledTime.Equal(at) {
 		t.Fatalf("NextScheduledTime = %v, want %v", sm.NextScheduledTime, at)
@@ -110,7 +109,7 @@ func TestOneTimeFiresOnceThenIsRemoved(t *testing.T) {
 func TestScheduledAtInPastIsRejected(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	for _, at := range []time.Time{ticklertest.Epoch, ticklertest.Epoch.Add(-time.Millisecond), ticklertest.Epoch.Add(-48 * time.Hour)} {
+	for _, at := range []time.Time{ticklertest.Epoch(), ticklertest.Epoch().Add(-time.Millisecond), ticklertest.Epoch().Add(-48 * time.Hour)} {
 		_, err := b.Scheduler.Create(ctx, "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(at)})
 		if !errors.Is(err, tickler.ErrScheduledInPast) {
 			t.Fatalf("at %v: err = %v, want ErrScheduledInPast", at, err)
@@ -125,20 +124,20 @@ func TestScheduledAtInPastIsRejected(t *testing.T) {
 		t.Fatalf("stored %d rejected schedules", len(page.ScheduledMessages))
 	}
 	// One millisecond ahead is in the future.
-	b.Create("agent-1", "x", tickler.At(ticklertest.Epoch.Add(time.Millisecond)))
+	b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(time.Millisecond)))
 }
 
 func TestRecurringFiresAtEveryOccurrenceUntilDeleted(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
 	sm := b.Create("agent-1", "check in", tickler.Cron("*/15 * * * *"))
-	if want := ticklertest.Epoch.Add(15 * time.Minute); !sm.NextScheduledTime.Equal(want) {
+	if want := ticklertest.Epoch().Add(15 * time.Minute); !sm.NextScheduledTime.Equal(want) {
 		t.Fatalf("first NextScheduledTime = %v, want %v", sm.NextScheduledTime, want)
 	}
 	b.Advance(time.Hour)
 	var want []time.Time
 	for i := 1; i <= 4; i++ {
-		want = append(want, ticklertest.Epoch.Add(time.Duration(i)*15*time.Minute))
+		want = append(want, ticklertest.Epoch().Add(time.Duration(i)*15*time.Minute))
 	}
 	if got := occurrences(b.Recorder.Deliveries()); !slices.EqualFunc(got, want, time.Time.Equal) {
 		t.Fatalf("occurrences = %v, want %v", got, want)
@@ -147,7 +146,7 @@ func TestRecurringFiresAtEveryOccurrenceUntilDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := ticklertest.Epoch.Add(75 * time.Minute); !got.NextScheduledTime.Equal(want) {
+	if want := ticklertest.Epoch().Add(75 * time.Minute); !got.NextScheduledTime.Equal(want) {
 		t.Fatalf("NextScheduledTime after an hour = %v, want %v", got.NextScheduledTime, want)
 	}
 	keys := b.Recorder.Keys()
@@ -188,9 +187,9 @@ func TestCronThatNeverFiresIsRejected(t *testing.T) {
 func TestDeleteBeforeDueNeverDelivers(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	one := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch.Add(time.Minute)))
+	one := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(time.Minute)))
 	rec := b.Create("agent-1", "y", tickler.Cron("* * * * *"))
-	keep := b.Create("agent-1", "z", tickler.At(ticklertest.Epoch.Add(time.Minute)))
+	keep := b.Create("agent-1", "z", tickler.At(ticklertest.Epoch().Add(time.Minute)))
 	for _, id := range []string{one.ID, rec.ID} {
 		if err := b.Scheduler.Delete(ctx, "agent-1", id); err != nil {
 			t.Fatal(err)
@@ -300,13 +299,13 @@ func TestListPagesInCreationOrder(t *testing.T) {
 func TestValidationNamesTheFieldAndStoresNothing(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	future := tickler.At(ticklertest.Epoch.Add(time.Hour))
+	future := tickler.At(ticklertest.Epoch().Add(time.Hour))
 	ok := func() tickler.CreateRequest {
 		return tickler.CreateRequest{Messages: userText("hello"), Schedule: future}
 	}
 	str := func(s string) *string { return &s }
 	n := func(i int) *int { return &i }
-	at := ticklertest.Epoch.Add(time.Hour).UnixMilli()
+	at := ticklertest.Epoch().Add(time.Hour).UnixMilli()
 	cases := []struct {
 		name  string
 		agent string
@@ -394,25 +393,25 @@ func TestRecurringNeverOverlapsItself(t *testing.T) {
 		for range calls {
 		}
 	}()
-	b.Clock.Set(ticklertest.Epoch.Add(time.Minute))
+	b.Clock.Set(ticklertest.Epoch().Add(time.Minute))
 	for n.Load() == 0 {
 		b.Clock.Add(0) // yields until the first delivery is running
 	}
 	// Four more occurrences pass while the first delivery runs.
-	b.Clock.Set(ticklertest.Epoch.Add(5*time.Minute + 30*time.Second))
+	b.Clock.Set(ticklertest.Epoch().Add(5*time.Minute + 30*time.Second))
 	if got := n.Load(); got != 1 {
 		t.Fatalf("%d deliveries ran at once, want 1", got)
 	}
 	close(release)
 	b.Settle()
 	got := occurrences(b.Recorder.Deliveries())
-	want := []time.Time{ticklertest.Epoch.Add(time.Minute), ticklertest.Epoch.Add(2 * time.Minute)}
+	want := []time.Time{ticklertest.Epoch().Add(time.Minute), ticklertest.Epoch().Add(2 * time.Minute)}
 	if !slices.EqualFunc(got, want, time.Time.Equal) {
 		t.Fatalf("occurrences = %v, want the first and one collapsed %v", got, want)
 	}
-	b.AdvanceTo(ticklertest.Epoch.Add(6 * time.Minute))
+	b.AdvanceTo(ticklertest.Epoch().Add(6 * time.Minute))
 	got = occurrences(b.Recorder.Deliveries())
-	if len(got) != 3 || !got[2].Equal(ticklertest.Epoch.Add(6*time.Minute)) {
+	if len(got) != 3 || !got[2].Equal(ticklertest.Epoch().Add(6*time.Minute)) {
 		t.Fatalf("occurrences = %v, want the next at 00:06", got)
 	}
 }
@@ -425,7 +424,7 @@ func TestFailedDeliveryIsRetriedWithBackoffThenGivenUp(t *testing.T) {
 	b.Recorder.SetFunc(func(ctx context.Context, d *tickler.Delivery) (tickler.Result, error) {
 		return tickler.Result{}, errors.New("agent is down")
 	})
-	at := ticklertest.Epoch.Add(time.Minute)
+	at := ticklertest.Epoch().Add(time.Minute)
 	sm := b.Create("agent-1", "x", tickler.At(at))
 	b.AdvanceTo(at)
 
@@ -506,8 +505,8 @@ func TestPanickingDelivererIsAFailureAndSchedulerSurvives(t *testing.T) {
 		}
 		return tickler.Result{}, nil
 	})
-	b.Create("agent-1", "boom", tickler.At(ticklertest.Epoch.Add(time.Minute)))
-	b.Create("agent-1", "fine", tickler.At(ticklertest.Epoch.Add(2*time.Minute)))
+	b.Create("agent-1", "boom", tickler.At(ticklertest.Epoch().Add(time.Minute)))
+	b.Create("agent-1", "fine", tickler.At(ticklertest.Epoch().Add(2*time.Minute)))
 	b.Advance(time.Hour)
 	if n := len(b.Recorder.Deliveries()); n != 2 {
 		t.Fatalf("deliveries = %d, want 2", n)
@@ -528,7 +527,7 @@ func TestRedeliveryAfterCrashCarriesTheSameKey(t *testing.T) {
 		<-ctx.Done() // the process dies mid-delivery
 		return tickler.Result{}, ctx.Err()
 	})
-	at := ticklertest.Epoch.Add(time.Minute)
+	at := ticklertest.Epoch().Add(time.Minute)
 	sm := first.Create("agent-1", "x", tickler.At(at))
 	first.Clock.Set(at)
 	<-started
@@ -565,8 +564,8 @@ func TestMisfireFireOnceCollapsesMissedOccurrences(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
 	rec := b.Create("agent-1", "hourly", tickler.Cron("0 * * * *"))
-	one := b.Create("agent-1", "once", tickler.At(ticklertest.Epoch.Add(30*time.Minute)))
-	down := ticklertest.Epoch.Add(5*time.Hour + 10*time.Minute)
+	one := b.Create("agent-1", "once", tickler.At(ticklertest.Epoch().Add(30*time.Minute)))
+	down := ticklertest.Epoch().Add(5*time.Hour + 10*time.Minute)
 	nb := restart(t, b, down)
 
 	got := nb.Recorder.Deliveries()
@@ -575,15 +574,15 @@ func TestMisfireFireOnceCollapsesMissedOccurrences(t *testing.T) {
 		keys[d.ScheduledMessageID] = d.IdempotencyKey
 	}
 	if len(got) != 2 ||
-		keys[rec.ID] != tickler.IdempotencyKey(rec.ID, ticklertest.Epoch.Add(time.Hour)) ||
-		keys[one.ID] != tickler.IdempotencyKey(one.ID, ticklertest.Epoch.Add(30*time.Minute)) {
+		keys[rec.ID] != tickler.IdempotencyKey(rec.ID, ticklertest.Epoch().Add(time.Hour)) ||
+		keys[one.ID] != tickler.IdempotencyKey(one.ID, ticklertest.Epoch().Add(30*time.Minute)) {
 		t.Fatalf("deliveries after 5 h down = %+v, want one per schedule keyed by the first missed occurrence", got)
 	}
 	sm, err := nb.Scheduler.Get(ctx, "agent-1", rec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := ticklertest.Epoch.Add(6 * time.Hour); !sm.NextScheduledTime.Equal(want) {
+	if want := ticklertest.Epoch().Add(6 * time.Hour); !sm.NextScheduledTime.Equal(want) {
 		t.Fatalf("next after catch-up = %v, want %v", sm.NextScheduledTime, want)
 	}
 }
@@ -592,9 +591,9 @@ func TestMisfireSkipReportsEachSkip(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
 	rec := b.Create("agent-1", "hourly", tickler.Cron("0 * * * *"))
-	one := b.Create("agent-1", "once", tickler.At(ticklertest.Epoch.Add(30*time.Minute)))
+	one := b.Create("agent-1", "once", tickler.At(ticklertest.Epoch().Add(30*time.Minute)))
 	var log eventLog
-	nb := restart(t, b, ticklertest.Epoch.Add(5*time.Hour+10*time.Minute),
+	nb := restart(t, b, ticklertest.Epoch().Add(5*time.Hour+10*time.Minute),
 		tickler.WithMisfirePolicy(tickler.MisfireSkip), tickler.WithEventHandler(log.add))
 	if n := len(nb.Recorder.Deliveries()); n != 0 {
 		t.Fatalf("skip policy delivered %d", n)
@@ -607,7 +606,7 @@ func TestMisfireSkipReportsEachSkip(t *testing.T) {
 		t.Fatalf("a skipped one-time schedule is still stored: %v", err)
 	}
 	sm, _ := nb.Scheduler.Get(ctx, "agent-1", rec.ID)
-	if want := ticklertest.Epoch.Add(6 * time.Hour); !sm.NextScheduledTime.Equal(want) {
+	if want := ticklertest.Epoch().Add(6 * time.Hour); !sm.NextScheduledTime.Equal(want) {
 		t.Fatalf("next after skipping = %v, want %v", sm.NextScheduledTime, want)
 	}
 	nb.Advance(time.Hour)
@@ -619,10 +618,10 @@ func TestMisfireSkipReportsEachSkip(t *testing.T) {
 func TestMisfireGraceSkipsOnlyOldOccurrences(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	old := b.Create("agent-1", "old", tickler.At(ticklertest.Epoch.Add(time.Minute)))
-	recent := b.Create("agent-1", "recent", tickler.At(ticklertest.Epoch.Add(3*time.Hour)))
+	old := b.Create("agent-1", "old", tickler.At(ticklertest.Epoch().Add(time.Minute)))
+	recent := b.Create("agent-1", "recent", tickler.At(ticklertest.Epoch().Add(3*time.Hour)))
 	var log eventLog
-	nb := restart(t, b, ticklertest.Epoch.Add(4*time.Hour),
+	nb := restart(t, b, ticklertest.Epoch().Add(4*time.Hour),
 		tickler.WithMisfireGrace(2*time.Hour), tickler.WithEventHandler(log.add))
 	got := nb.Recorder.Deliveries()
 	if len(got) != 1 || got[0].ScheduledMessageID != recent.ID {
@@ -646,7 +645,7 @@ func TestHungDelivererHoldsOnlyItsPoolSlot(t *testing.T) {
 		return tickler.Result{}, nil
 	})
 	calls := b.Recorder.Calls()
-	at := ticklertest.Epoch.Add(time.Minute)
+	at := ticklertest.Epoch().Add(time.Minute)
 	b.Create("agent-1", "hang", tickler.At(at))
 	for i := range 5 {
 		b.Create("agent-1", "ok", tickler.At(at.Add(time.Duration(i)*time.Second)))
@@ -655,7 +654,7 @@ func TestHungDelivererHoldsOnlyItsPoolSlot(t *testing.T) {
 	for range 6 {
 		select {
 		case <-calls:
-		case <-time.After(ticklertest.WaitTimeout):
+		case <-time.After(ticklertest.DefaultWaitTimeout):
 			t.Fatal("a hung delivery held up the others")
 		}
 	}
@@ -671,7 +670,7 @@ func TestPoolBoundsConcurrentDeliveries(t *testing.T) {
 		<-release
 		return tickler.Result{}, nil
 	})
-	at := ticklertest.Epoch.Add(time.Minute)
+	at := ticklertest.Epoch().Add(time.Minute)
 	for range 3 {
 		b.Create("agent-1", "x", tickler.At(at))
 	}
@@ -701,7 +700,7 @@ func TestStopCancelsHungDeliveriesAtItsDeadline(t *testing.T) {
 		return tickler.Result{}, ctx.Err()
 	})
 	calls := b.Recorder.Calls()
-	sm := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch.Add(time.Minute)))
+	sm := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(time.Minute)))
 	b.Clock.Add(time.Minute)
 	<-calls
 	stopCtx, cancel := context.WithCancel(ctx)
@@ -739,7 +738,7 @@ func TestStopWaitsForDeliveriesInFlight(t *testing.T) {
 		return tickler.Result{}, nil
 	})
 	calls := b.Recorder.Calls()
-	sm := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch.Add(time.Minute)))
+	sm := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(time.Minute)))
 	b.Clock.Add(time.Minute)
 	<-calls
 	stopped := make(chan error)
@@ -758,65 +757,20 @@ func TestStopWaitsForDeliveriesInFlight(t *testing.T) {
 	}
 }
 
-// jumpClock is a mock clock whose wall time can jump without its timers
-// noticing, as a wall-clock step or a suspended machine does to a real
-// monotonic timer.
-type jumpClock struct {
-	*clock.Mock
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Mock.Now().Add(c.offset)
-}
-
-func (c *jumpClock) jump(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
 func TestWallClockJumpDelaysADueScheduleAtMostMaxSleep(t *testing.T) {
 	t.Parallel()
-	mock := clock.NewMock()
-	mock.Set(ticklertest.Epoch)
-	clk := &jumpClock{Mock: mock}
-	deliveries := make(chan *tickler.Delivery, 1)
-	s, err := tickler.New(memory.New(), tickler.DelivererFunc(func(ctx context.Context, d *tickler.Delivery) (tickler.Result, error) {
-		deliveries <- d
-		return tickler.Result{}, nil
-	}), tickler.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop(ctx)
-	if _, err := s.Create(ctx, "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(ticklertest.Epoch.Add(3 * time.Hour))}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.WaitIdle(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := newJumpBundle(t)
+	b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(3*time.Hour)))
+	b.Settle()
 	// The wall clock jumps past the due time; no timer has expired.
-	clk.jump(3 * time.Hour)
-	select {
-	case <-deliveries:
+	b.clk.jump(3 * time.Hour)
+	if n := len(b.Recorder.Deliveries()); n != 0 {
 		t.Fatal("delivered before the dispatcher looked at the clock again")
-	default:
 	}
-	mock.Add(tickler.DefaultMaxSleep)
-	if err := s.WaitIdle(ctx); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-deliveries:
-	default:
-		t.Fatal("not delivered within the bounded sleep after a wall-clock jump")
+	b.Clock.Add(tickler.DefaultMaxSleep)
+	b.Settle()
+	if n := len(b.Recorder.Deliveries()); n != 1 {
+		t.Fatalf("delivered %d times within the bounded sleep after a wall-clock jump, want 1", n)
 	}
 }
 
@@ -862,7 +816,7 @@ func TestConcurrentUseWhileFiring(t *testing.T) {
 	wg.Wait()
 	b.Advance(3 * time.Minute)
 	for _, d := range b.Recorder.Deliveries() {
-		if _, ok := deleted.Load(d.ScheduledMessageID); ok && !d.Occurrence.Before(ticklertest.Epoch.Add(20*time.Second)) {
+		if _, ok := deleted.Load(d.ScheduledMessageID); ok && !d.Occurrence.Before(ticklertest.Epoch().Add(20*time.Second)) {
 			t.Fatalf("deleted schedule %s delivered at %v", d.ScheduledMessageID, d.Occurrence)
 		}
 	}
@@ -889,7 +843,7 @@ func TestStartTwiceIsAnError(t *testing.T) {
 func TestLimitsAreClearErrors(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t, tickler.WithMaxMessages(2), tickler.WithMaxScheduleBytes(200), tickler.WithMinInterval(time.Hour))
-	future := tickler.At(ticklertest.Epoch.Add(time.Hour))
+	future := tickler.At(ticklertest.Epoch().Add(time.Hour))
 	three := append(userText("a"), append(userText("b"), userText("c")...)...)
 	big := userText(string(make([]byte, 300)))
 	cases := []struct {
@@ -920,53 +874,48 @@ func TestLimitsAreClearErrors(t *testing.T) {
 // reports the clock's time at each failed call.
 type failingClaims struct {
 	tickler.Store
-	clk     clock.Clock
+	clk     interface{ Now() time.Time }
 	failing atomic.Bool
 	calls   chan time.Time
 }
 
-func (s *failingClaims) Claim(ctx context.Context, after tickler.Due, until time.Time, limit int) ([]tickler.Due, time.Time, error) {
+func (s *failingClaims) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
 	if s.failing.Load() {
 		s.calls <- s.clk.Now()
-		return nil, time.Time{}, errors.New("disk on fire")
+		return tickler.ClaimResult{}, errors.New("disk on fire")
 	}
-	return s.Store.Claim(ctx, after, until, limit)
+	return s.Store.Claim(ctx, p)
 }
 
 func TestFailedClaimIsRetriedAfterAPauseNotInALoop(t *testing.T) {
 	t.Parallel()
-	mock := clock.NewMock()
-	mock.Set(ticklertest.Epoch)
-	store := &failingClaims{Store: memory.New(), clk: mock, calls: make(chan time.Time, 100)}
-	b := ticklertest.NewWith(t, ticklertest.Config{Store: store, NoStart: true})
-	b.Clock = mock
-	s, err := tickler.New(store, b.Recorder, tickler.WithClock(mock), tickler.WithLookahead(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop(ctx)
-	if _, err := s.Create(ctx, "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(ticklertest.Epoch.Add(time.Minute))}); err != nil {
-		t.Fatal(err)
-	}
+	store := &failingClaims{Store: memory.New(), calls: make(chan time.Time, 100)}
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store, Options: []tickler.Option{tickler.WithLookahead(5 * time.Second)}})
+	store.clk = b.Clock
+	b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(time.Minute)))
 	store.failing.Store(true)
-	advance := func(d time.Duration) {
-		mock.Add(d)
-		if err := s.WaitIdle(ctx); err != nil {
-			t.Fatal(err)
+	failed := func() time.Time {
+		t.Helper()
+		select {
+		case at := <-store.calls:
+			return at
+		case <-time.After(b.WaitTimeout()):
+			t.Fatal("no claim was made")
+			return time.Time{}
 		}
 	}
-	advance(56 * time.Second) // the schedule enters the look-ahead: a claim
-	first := <-store.calls
-	advance(time.Second)
-	second := <-store.calls
+	b.Clock.Add(56 * time.Second) // the schedule enters the look-ahead: a claim
+	b.Settle()
+	first := failed()
+	b.Clock.Add(time.Second)
+	b.Settle()
+	second := failed()
 	if second.Sub(first) < time.Second {
 		t.Fatalf("claim retried %v after failing, want a pause of a second", second.Sub(first))
 	}
 	store.failing.Store(false)
-	advance(4 * time.Second)
+	b.Clock.Add(4 * time.Second)
+	b.Settle()
 	if n := len(b.Recorder.Deliveries()); n != 1 {
 		t.Fatalf("delivered %d after the store recovered, want 1", n)
 	}
@@ -976,16 +925,16 @@ func TestIDsThatAreNotUUIDsStillFire(t *testing.T) {
 	t.Parallel()
 	store := memory.New()
 	r := &tickler.Record{ID: "legacy-42", AgentID: "agent-1", Message: tickler.MessageCreate{Messages: userText("x")},
-		Schedule: tickler.Cron("* * * * *"), Next: ticklertest.Epoch.Add(time.Minute)}
-	if err := store.Create(ctx, r); err != nil {
+		Schedule: tickler.Cron("* * * * *"), Next: ticklertest.Epoch().Add(time.Minute)}
+	if err := store.Create(ctx, r, tickler.CreateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
 	b.Advance(2 * time.Minute)
 	keys := b.Recorder.Keys()
 	want := []string{
-		tickler.IdempotencyKey("legacy-42", ticklertest.Epoch.Add(time.Minute)),
-		tickler.IdempotencyKey("legacy-42", ticklertest.Epoch.Add(2*time.Minute)),
+		tickler.IdempotencyKey("legacy-42", ticklertest.Epoch().Add(time.Minute)),
+		tickler.IdempotencyKey("legacy-42", ticklertest.Epoch().Add(2*time.Minute)),
 	}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("keys = %v, want %v", keys, want)

@@ -22,41 +22,45 @@ var stressSteps = flag.Int("stress.steps", 60, "steps of TestStress (CI runs the
 func (d *dispatcher) checkHeap(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for i, e := range d.heap {
-		if int(e.index) != i || d.byID[e.key] != e {
-			return fmt.Errorf("heap index broken at %d (%s)", i, d.idOf(e.key))
+	h := &d.heap
+	for i, e := range h.entries {
+		if int(e.index) != i || h.byID[e.key] != e {
+			return fmt.Errorf("heap index broken at %d (%s)", i, h.idOf(e.key))
 		}
-		if l, r := 2*i+1, 2*i+2; (l < len(d.heap) && d.heap.Less(l, i)) || (r < len(d.heap) && d.heap.Less(r, i)) {
+		if l, r := 2*i+1, 2*i+2; (l < len(h.entries) && entryOrder(h.entries).Less(l, i)) || (r < len(h.entries) && entryOrder(h.entries).Less(r, i)) {
 			return fmt.Errorf("heap order broken at %d", i)
 		}
 	}
-	if len(d.byID) != len(d.heap) {
-		return fmt.Errorf("index has %d entries, heap %d", len(d.byID), len(d.heap))
+	if len(h.byID) != len(h.entries) {
+		return fmt.Errorf("index has %d entries, heap %d", len(h.byID), len(h.entries))
 	}
-	for k := range d.retries {
-		if d.byID[k] == nil {
-			return fmt.Errorf("retry state of %s, which is not in the heap", d.idOf(k))
+	for k := range h.retries {
+		if h.byID[k] == nil {
+			return fmt.Errorf("retry state of %s, which is not in the heap", h.idOf(k))
 		}
 	}
-	if d.full || len(d.flights) != 0 {
+	if len(h.oddIDs) > len(h.entries) || len(h.oddKeys) != len(h.oddIDs) {
+		return fmt.Errorf("odd-id table has %d/%d keys for %d entries", len(h.oddIDs), len(h.oddKeys), len(h.entries))
+	}
+	if d.full || len(d.flights) != 0 || len(d.agents) != 0 || len(d.ready) != 0 {
 		return errors.New("not idle")
 	}
-	due, _, err := d.s.store.Claim(ctx, Due{}, d.cursor.At, 1<<30)
+	res, err := d.cfg.store.Claim(ctx, ClaimParams{Until: d.cursor.At, Limit: 1 << 30})
 	if err != nil {
 		return err
 	}
 	stored := map[idKey]Due{}
-	for _, du := range due {
-		k := d.keyOf(du.ID)
-		stored[k] = du
-		e, ok := d.byID[k]
+	for _, du := range res.Due {
+		k, _ := h.lookup(du.ID)
+		e, ok := h.byID[k]
 		if !ok {
 			return fmt.Errorf("stored occurrence %s at %v is not in the heap", du.ID, du.At)
 		}
+		stored[k] = du
 		if e.version != uint32(du.Version) {
 			return fmt.Errorf("%s: heap version %d, store %d", du.ID, e.version, du.Version)
 		}
-		rs := d.retries[k]
+		rs := h.retries[k]
 		if rs == nil && e.at != du.At.UnixNano() {
 			return fmt.Errorf("%s: heap at %v, store %v", du.ID, time.Unix(0, e.at), du.At)
 		}
@@ -64,9 +68,9 @@ func (d *dispatcher) checkHeap(ctx context.Context) error {
 			return fmt.Errorf("%s: retry of %v, store %v", du.ID, rs.occ, du.At)
 		}
 	}
-	for k := range d.byID {
+	for k := range h.byID {
 		if _, ok := stored[k]; !ok {
-			return fmt.Errorf("heap entry %s is not a stored occurrence within the cursor", d.idOf(k))
+			return fmt.Errorf("heap entry %s is not a stored occurrence within the cursor", h.idOf(k))
 		}
 	}
 	return nil
@@ -77,24 +81,27 @@ func (d *dispatcher) checkHeap(ctx context.Context) error {
 type stressStore struct {
 	mu   sync.Mutex
 	recs map[string]*Record
+	// failAcks makes one Ack in failAcks fail (the record is unchanged),
+	// so that acks are retried on their own.
+	failAcks int
 }
 
-func (s *stressStore) Create(_ context.Context, r *Record) error {
+func (s *stressStore) Create(_ context.Context, r *Record, _ CreateParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.recs[r.ID] = r.Clone()
 	return nil
 }
-func (s *stressStore) Get(_ context.Context, id string) (*Record, error) {
+func (s *stressStore) Get(_ context.Context, agent, id string) (*Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r, ok := s.recs[id]; ok {
+	if r, ok := s.recs[id]; ok && (agent == "" || r.AgentID == agent) {
 		return r.Clone(), nil
 	}
 	return nil, ErrNotFound
 }
-func (s *stressStore) List(_ context.Context, agent, after string, limit int) ([]*Record, bool, error) {
-	return nil, false, nil // not what this test is about
+func (s *stressStore) List(context.Context, ListParams) (ListResult, error) {
+	return ListResult{}, nil // not what this test is about
 }
 func (s *stressStore) Delete(_ context.Context, agent, id string) error {
 	s.mu.Lock()
@@ -105,7 +112,8 @@ func (s *stressStore) Delete(_ context.Context, agent, id string) error {
 	delete(s.recs, id)
 	return nil
 }
-func (s *stressStore) Claim(_ context.Context, after Due, until time.Time, limit int) ([]Due, time.Time, error) {
+func (s *stressStore) Claim(_ context.Context, p ClaimParams) (ClaimResult, error) {
+	after, until, limit := p.After, p.Until, p.Limit
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Due
@@ -128,15 +136,22 @@ func (s *stressStore) Claim(_ context.Context, after Due, until time.Time, limit
 		next = time.Time{}
 		out = out[:limit]
 	}
-	return out, next, nil
+	return ClaimResult{Due: out, Next: next}, nil
 }
-func (s *stressStore) Ack(_ context.Context, a Ack) error {
+
+var errAckFailed = errors.New("ack failed (injected)")
+
+func (s *stressStore) Ack(_ context.Context, a AckParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failAcks > 0 && rand.N(s.failAcks) == 0 {
+		return errAckFailed
+	}
 	r, ok := s.recs[a.ID]
 	switch {
 	case !ok:
 		return ErrNotFound
+	case a.HistoryOnly:
 	case r.Version != a.Version:
 		return ErrConflict
 	case a.Next.IsZero():
@@ -162,9 +177,20 @@ func (s *stressStore) Update(_ context.Context, r *Record) error {
 	return nil
 }
 func (s *stressStore) Count(context.Context, string) (int, error) { return 0, nil }
-func (s *stressStore) History(context.Context, string, int, int) ([]Outcome, bool, error) {
-	return nil, false, nil
+func (s *stressStore) History(context.Context, HistoryParams) (HistoryResult, error) {
+	return HistoryResult{}, nil
 }
+
+// mockClock adapts a benbjohnson mock to Clock inside the package (the
+// ticklertest adapter would be an import cycle here).
+type mockClock struct{ *clock.Mock }
+
+func (c mockClock) NewTimer(d time.Duration) Timer { return mockTimer{c.Mock.Timer(d)} }
+
+type mockTimer struct{ t *clock.Timer }
+
+func (t mockTimer) C() <-chan time.Time { return t.t.C }
+func (t mockTimer) Stop() bool          { return t.t.Stop() }
 
 func sortDue(ds []Due) {
 	for i := 1; i < len(ds); i++ {
@@ -206,13 +232,16 @@ func TestStress(t *testing.T) {
 		keys[d.IdempotencyKey]++
 		return Result{}, nil
 	})
-	store := &stressStore{recs: map[string]*Record{}}
-	s, err := New(store, deliverer, WithClock(mock), WithMaxSleep(24*time.Hour), WithLookahead(2*time.Second),
+	// One ack in ten fails: each is retried alone, never the delivery.
+	store := &stressStore{recs: map[string]*Record{}, failAcks: 10}
+	// One delivery at a time per agent: occurrences of a busy agent park.
+	s, err := New(store, deliverer, WithClock(mockClock{mock}), WithMaxSleep(24*time.Hour), WithLookahead(2*time.Second),
+		WithAgentConcurrency(1), WithConcurrency(4),
 		WithRetryPolicy(RetryPolicy{MaxAttempts: 20, Base: 100 * time.Millisecond, Cap: 400 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.d.s.o.claimBatch = 64 // exercise batched claims
+	s.d.cfg.claimBatch = 64 // exercise batched claims
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -34,17 +34,20 @@ import (
 	"github.com/tickler-go/tickler/memory"
 )
 
-// Epoch is the mock clock's time when a bundle starts: 2026-01-01 00:00 UTC.
-var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// Epoch returns the mock clock's time when a bundle starts: 2026-01-01
+// 00:00 UTC.
+func Epoch() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
-// WaitTimeout bounds how long Advance and Settle wait for deliveries to end
-// before they fail the test.
-var WaitTimeout = 10 * time.Second
+// DefaultWaitTimeout bounds how long a bundle waits for the scheduler
+// (Advance, Settle, NextCall) before it fails the test, unless
+// Config.WaitTimeout says otherwise.
+const DefaultWaitTimeout = 10 * time.Second
 
-// MaxSleep is the scheduler's max sleep in a bundle unless the test's
-// options set another: longer than tickler's default, so that advancing a
-// mock clock by days does not wake the scheduler every minute on the way.
-var MaxSleep = 24 * time.Hour
+// DefaultMaxSleep is the scheduler's max sleep in a bundle unless the
+// test's options set another: longer than tickler's default, so that
+// advancing a mock clock by days does not wake the scheduler every minute
+// on the way.
+const DefaultMaxSleep = 24 * time.Hour
 
 // Bundle is a started scheduler with the pieces a test needs.
 type Bundle struct {
@@ -53,6 +56,8 @@ type Bundle struct {
 	Clock     *clock.Mock
 	Store     tickler.Store
 	Recorder  *Recorder
+
+	wait time.Duration
 }
 
 // Config changes what New builds.
@@ -63,6 +68,12 @@ type Config struct {
 	Options []tickler.Option
 	// NoStart leaves the scheduler unstarted.
 	NoStart bool
+	// WrapClock, when set, gives the scheduler WrapClock(the mock) as its
+	// clock instead of the mock itself: a test can make wall time jump
+	// while the mock's timers do not notice, for one.
+	WrapClock func(tickler.Clock) tickler.Clock
+	// WaitTimeout replaces DefaultWaitTimeout.
+	WaitTimeout time.Duration
 }
 
 // New returns a bundle whose scheduler has started, with opts applied. The
@@ -75,14 +86,21 @@ func New(tb testing.TB, opts ...tickler.Option) *Bundle {
 // NewWith is New with more choices.
 func NewWith(tb testing.TB, cfg Config) *Bundle {
 	tb.Helper()
-	b := &Bundle{TB: tb, Clock: clock.NewMock(), Store: cfg.Store, Recorder: &Recorder{}}
-	b.Clock.Set(Epoch)
+	b := &Bundle{TB: tb, Clock: clock.NewMock(), Store: cfg.Store, Recorder: &Recorder{}, wait: cfg.WaitTimeout}
+	b.Clock.Set(Epoch())
 	if b.Store == nil {
 		b.Store = memory.New()
 	}
+	if b.wait <= 0 {
+		b.wait = DefaultWaitTimeout
+	}
+	var clk tickler.Clock = Clock(b.Clock)
+	if cfg.WrapClock != nil {
+		clk = cfg.WrapClock(clk)
+	}
 	// A long max sleep: on a mock clock, each wake-up of the bounded sleep
 	// is a timer the mock runs on its way to the target time.
-	opts := append([]tickler.Option{tickler.WithClock(Clock(b.Clock)), tickler.WithMaxSleep(MaxSleep)}, cfg.Options...)
+	opts := append([]tickler.Option{tickler.WithClock(clk), tickler.WithMaxSleep(DefaultMaxSleep)}, cfg.Options...)
 	s, err := tickler.New(b.Store, b.Recorder, opts...)
 	if err != nil {
 		tb.Fatalf("ticklertest: %v", err)
@@ -92,7 +110,7 @@ func NewWith(tb testing.TB, cfg Config) *Bundle {
 		b.Start()
 	}
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), b.wait)
 		defer cancel()
 		_ = s.Stop(ctx)
 	})
@@ -146,7 +164,7 @@ func (b *Bundle) Jump(t time.Time) {
 // handled.
 func (b *Bundle) Settle() {
 	b.TB.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), b.wait)
 	defer cancel()
 	if err := b.Scheduler.WaitIdle(ctx); err != nil {
 		b.TB.Fatalf("ticklertest: deliveries did not settle: %v", err)
@@ -167,13 +185,60 @@ func (b *Bundle) Create(agentID, text string, sched tickler.Schedule) *tickler.S
 	return sm
 }
 
+// WaitTimeout returns how long the bundle waits for the scheduler before
+// it fails the test.
+func (b *Bundle) WaitTimeout() time.Duration { return b.wait }
+
+// WaitStarted returns the deliveries started so far once there are at
+// least n, failing the test if there are not within the wait timeout. It
+// waits for deliveries that have started, not ended: a test pairs it with
+// Hold to act while a delivery runs.
+func (b *Bundle) WaitStarted(n int) []tickler.Delivery {
+	b.TB.Helper()
+	t := time.NewTimer(b.wait)
+	defer t.Stop()
+	for {
+		got, changed := b.Recorder.watch()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			b.TB.Fatalf("ticklertest: %d deliveries started within %v, want %d", len(got), b.wait, n)
+			return nil
+		}
+	}
+}
+
+// Hold makes every later delivery block until release is called (or its
+// context ends), then return err; nil succeeds. Deliveries can be awaited
+// as they start with WaitStarted. release may be called more than once; the
+// bundle calls it when the test ends, so that no delivery hangs.
+func (b *Bundle) Hold(err error) (release func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	b.TB.Cleanup(release)
+	b.Recorder.SetFunc(func(ctx context.Context, d *tickler.Delivery) (tickler.Result, error) {
+		select {
+		case <-ch:
+			return tickler.Result{}, err
+		case <-ctx.Done():
+			return tickler.Result{}, ctx.Err()
+		}
+	})
+	return release
+}
+
 // Recorder is a Deliverer that records every delivery it is handed. By
 // default each delivery succeeds; SetFunc changes what it does.
 type Recorder struct {
-	mu    sync.Mutex
-	got   []tickler.Delivery
-	fn    tickler.DelivererFunc
-	calls chan tickler.Delivery
+	mu      sync.Mutex
+	got     []tickler.Delivery
+	fn      tickler.DelivererFunc
+	calls   chan tickler.Delivery
+	changed chan struct{} // closed at the next delivery, if a waiter made it
 }
 
 // Deliver records d, then runs the function set by SetFunc, if any.
@@ -181,6 +246,10 @@ func (r *Recorder) Deliver(ctx context.Context, d *tickler.Delivery) (tickler.Re
 	r.mu.Lock()
 	r.got = append(r.got, *d)
 	fn, calls := r.fn, r.calls
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
 	r.mu.Unlock()
 	if calls != nil {
 		calls <- *d
@@ -208,6 +277,16 @@ func (r *Recorder) Calls() <-chan tickler.Delivery {
 		r.calls = make(chan tickler.Delivery)
 	}
 	return r.calls
+}
+
+// watch returns the deliveries so far and a channel closed at the next.
+func (r *Recorder) watch() ([]tickler.Delivery, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.changed == nil {
+		r.changed = make(chan struct{})
+	}
+	return append([]tickler.Delivery(nil), r.got...), r.changed
 }
 
 // Deliveries returns the deliveries so far, in the order they started.

@@ -1,0 +1,156 @@
+package tickler
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The look-ahead window over the store: what the dispatcher claims, and how
+// it reconciles a claim with the offers and deletes that happen while the
+// claim reads the store. doc.go describes the invariants; every method
+// whose name ends in Locked is called with d.mu held.
+
+// maxID sorts after every id, so that Due{At: t, ID: maxID} is a cursor
+// covering everything due at or before t.
+const maxID = "\xff"
+
+// offer tells the dispatcher that a stored record's next occurrence is due
+// (Create, Update, Pause, Resume call it after the store returned). An
+// occurrence within the cursor goes into the heap; a later one is left to
+// a later claim.
+func (d *dispatcher) offer(due Due) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.offerLocked(due) {
+		d.wake()
+	}
+}
+
+// offerLocked is offer with d.mu held; it reports whether the loop must
+// look again (the heap gained an entry, or the earliest stored occurrence
+// beyond the cursor moved earlier).
+func (d *dispatcher) offerLocked(due Due) (wake bool) {
+	if d.state != stateRunning {
+		return false
+	}
+	if f, ok := d.flights[due.ID]; ok {
+		// Its worker offers the next occurrence when done; the newest
+		// version offered meanwhile replaces it.
+		if f.next == nil || f.next.Version < due.Version {
+			f.next = &due
+		}
+		return false
+	}
+	// An update or a pause replaced the occurrence the heap holds.
+	if d.heap.removeOlder(due.ID, due.Version) {
+		d.notify()
+	}
+	if due.At.IsZero() {
+		return false
+	}
+	if d.claiming {
+		// The claim in progress may or may not see this version: decide
+		// once it returns (claim replays recent).
+		d.recent = append(d.recent, due)
+		return false
+	}
+	if !d.cursor.Before(due) {
+		if d.heap.set(due) {
+			d.notify()
+			return true
+		}
+		return false
+	}
+	if d.storeNext.IsZero() || due.At.Before(d.storeNext) {
+		d.storeNext = due.At
+		d.notify()
+		return true
+	}
+	return false
+}
+
+// forget drops a deleted schedule from the heap and stops its flights
+// (scheduled and triggered) from starting another attempt.
+func (d *dispatcher) forget(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.heap.remove(id) {
+		d.notify()
+	}
+	if f, ok := d.flights[id]; ok {
+		f.deleted = true
+	}
+	for f, fid := range d.triggered {
+		if fid == id {
+			f.deleted = true
+		}
+	}
+	if d.claiming {
+		// The claim may have read the record before it was deleted.
+		if d.forgotten == nil {
+			d.forgotten = make(map[string]bool)
+		}
+		d.forgotten[id] = true
+	}
+}
+
+// needClaimLocked reports whether stored occurrences due by t may be
+// missing from the heap.
+func (d *dispatcher) needClaimLocked(t time.Time) bool {
+	return !d.loaded || d.full || (!d.storeNext.IsZero() && !d.storeNext.After(t))
+}
+
+// claim loads, from the store, what falls due within the look-ahead, and
+// moves the cursor to the end of what it loaded.
+//
+// It reads the store without d.mu. Meanwhile, offers are queued in recent
+// and deletes noted in forgotten; once the store answers, what it
+// returned is pushed unless forgotten, the cursor moves, and the queued
+// offers are replayed against the new cursor. A version the claim returned
+// and an offer of the same record reconcile by version in dueHeap.set.
+func (d *dispatcher) claim(ctx context.Context) error {
+	d.mu.Lock()
+	if d.claiming {
+		d.mu.Unlock()
+		return nil
+	}
+	d.claiming = true
+	after := d.cursor
+	d.mu.Unlock()
+
+	until := d.cfg.clock.Now().Add(d.cfg.lookahead)
+	res, err := d.cfg.store.Claim(ctx, ClaimParams{After: after, Until: until, Limit: d.cfg.claimBatch})
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.claiming = false
+	recent, forgotten := d.recent, d.forgotten
+	d.recent, d.forgotten = nil, nil
+	defer d.notify()
+	if err != nil && !errors.Is(err, ErrDamaged) {
+		for _, r := range recent {
+			d.offerLocked(r)
+		}
+		return err
+	}
+	d.loaded = true
+	for _, due := range res.Due {
+		if forgotten[due.ID] {
+			continue
+		}
+		if _, inFlight := d.flights[due.ID]; inFlight {
+			continue // its worker offers the next occurrence when done
+		}
+		d.heap.set(due)
+	}
+	if len(res.Due) == d.cfg.claimBatch {
+		d.cursor, d.full = res.Due[len(res.Due)-1], true
+	} else {
+		d.cursor, d.full, d.storeNext = Due{At: until, ID: maxID}, false, res.Next
+	}
+	for _, r := range recent {
+		d.offerLocked(r)
+	}
+	return err // nil, or the records skipped as damaged
+}
