@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/memory"
 	"github.com/tickler-go/tickler/ticklertest"
