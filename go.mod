@@ -1,6 +1,6 @@
 module github.com/tickler-go/tickler
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/benbjohnson/clock v1.3.5
