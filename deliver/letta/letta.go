@@ -15,8 +15,12 @@
 // Every message of an occurrence is sent with an otid derived from the
 // occurrence's [tickler.Delivery.IdempotencyKey] and the message's index
 // (see [OTID]). A retry or a redelivery of one occurrence sends the same
-// otids, which Letta uses to drop duplicates; the next occurrence sends new
-// ones. An otid stored with the message is replaced, never sent: a
+// otids, which Letta uses to recognise duplicates; the next occurrence
+// sends new ones. Letta's OpenAPI document promises that de-duplication
+// for background streaming runs only: on the routes used here a retry after
+// the agent acted (a timeout, a lost answer) may still run the messages
+// twice, as at-least-once delivery allows. An otid stored with the
+// message is replaced, never sent: a
 // recurring schedule stores its messages once, so a stored otid would make
 // every occurrence after the first a duplicate that Letta ignores.
 //
