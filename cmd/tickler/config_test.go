@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickler-go/tickler/deliver/letta"
+	"github.com/tickler-go/tickler/deliver/logdeliver"
+	"github.com/tickler-go/tickler/deliver/openai"
+	"github.com/tickler-go/tickler/deliver/webhook"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigTakesFlagsOverEnvironmentOverDefaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  func(string) string
+		want Config
+	}{
+		{"defaults", nil, env(), Config{Addr: "127.0.0.1:8283", DB: "./tickler.db", Deliver: "log"}},
+		{"environment", nil, env("TICKLER_ADDR", ":9000", "TICKLER_DB", "/var/lib/t.db", "TICKLER_API_KEY", "k",
+			"TICKLER_DELIVER", "Letta", "TICKLER_LETTA_URL", "https://api.letta.com", "TICKLER_LETTA_TOKEN", "tok",
+			"TICKLER_LETTA_ASYNC_POLL", "2s"),
+			Config{Addr: ":9000", DB: "/var/lib/t.db", APIKey: "k", Deliver: "letta", LettaURL: "https://api.letta.com", LettaToken: "tok", LettaAsync: 2 * time.Second}},
+		{"flags win", []string{"-addr", ":1", "-deliver", "webhook", "-webhook-url", "https://h/x", "-webhook-secret", secret, "-letta-async-poll", "0"},
+			env("TICKLER_ADDR", ":9000", "TICKLER_DELIVER", "letta", "TICKLER_LETTA_ASYNC_POLL", "2s"),
+			Config{Addr: ":1", DB: "./tickler.db", Deliver: "webhook", WebhookURL: "https://h/x", WebhookSecret: secret}},
+	} {
+		got, err := loadConfig(tc.args, tc.env, &bytes.Buffer{})
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		} else if got != tc.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.name, got, tc.want)
+		}
+	}
+	if _, err := loadConfig(nil, env("TICKLER_LETTA_ASYNC_POLL", "often"), &bytes.Buffer{}); err == nil {
+		t.Error("a bad TICKLER_LETTA_ASYNC_POLL was accepted")
+	}
+	if _, err := loadConfig([]string{"extra"}, env(), &bytes.Buffer{}); err == nil {
+		t.Error("a stray argument was accepted")
+	}
+}
+
+func TestNewDelivererBuildsTheNamedOneOrSaysWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		kind any    // the deliverer's type, for a success
+		err  string // a part of the error, for a failure
+	}{
+		{"default", Config{}, &logdeliver.Deliverer{}, ""},
+		{"log", Config{Deliver: "log"}, &logdeliver.Deliverer{}, ""},
+		{"letta", Config{Deliver: "letta", LettaURL: "https://api.letta.com", LettaToken: "sk-let-XYZZY"}, &letta.Deliverer{}, ""},
+		{"letta async", Config{Deliver: "letta", LettaURL: "http://localhost:8283", LettaAsync: time.Second}, &letta.Deliverer{}, ""},
+		{"letta without URL", Config{Deliver: "letta"}, nil, "-letta-url"},
+		{"letta bad URL", Config{Deliver: "letta", LettaURL: "api.letta.com"}, nil, "http or https"},
+		{"letta negative poll", Config{Deliver: "letta", LettaURL: "http://h", LettaAsync: -time.Second}, nil, "negative"},
+		{"openai", Config{Deliver: "openai", OpenAIURL: "http://localhost:8283", OpenAIToken: "t"}, &openai.Deliverer{}, ""},
+		{"openai without URL", Config{Deliver: "openai"}, nil, "-openai-url"},
+		{"webhook", Config{Deliver: "webhook", WebhookURL: "https://h/hook", WebhookSecret: secret}, &webhook.Deliverer{}, ""},
+		{"webhook without secret", Config{Deliver: "webhook", WebhookURL: "https://h/hook"}, nil, "-webhook-secret"},
+		{"webhook bad secret", Config{Deliver: "webhook", WebhookURL: "https://h/hook", WebhookSecret: "hunter2-XYZZY"}, nil, "whsec_"},
+		{"unknown", Config{Deliver: "smtp"}, nil, `got "smtp"`},
+	} {
+		d, err := newDeliverer(tc.cfg)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.err)
+			} else if strings.Contains(err.Error(), "XYZZY") {
+				t.Errorf("%s: the error names the secret: %v", tc.name, err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		default:
+			if got, want := typeName(d), typeName(tc.kind); got != want {
+				t.Errorf("%s: deliverer %s, want %s", tc.name, got, want)
+			}
+		}
+	}
+}
+
+func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+func TestRunVersionAndUsage(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := run([]string{"version"}, env(), &out, &out); err != nil || !strings.HasPrefix(out.String(), "tickler ") {
+		t.Errorf("version: %q, %v", out.String(), err)
+	}
+	if err := run(nil, env(), &out, &out); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Errorf("no command: %v", err)
+	}
+	if err := run([]string{"serve", "-deliver", "letta"}, env(), &out, &out); err == nil || !strings.Contains(err.Error(), "-letta-url") {
+		t.Errorf("serve with a misconfiguration: %v", err)
+	}
+}
