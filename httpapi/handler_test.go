@@ -481,11 +481,13 @@ type failingStore struct{ *memory.Store }
 
 var errDisk = errors.New("disk on fire")
 
-func (failingStore) List(context.Context, string, string, int) ([]*tickler.Record, bool, error) {
-	return nil, false, errDisk
+func (failingStore) List(context.Context, tickler.ListParams) (tickler.ListResult, error) {
+	return tickler.ListResult{}, errDisk
 }
 
-func (failingStore) Get(context.Context, string) (*tickler.Record, error) { return nil, errDisk }
+func (failingStore) Get(context.Context, string, string) (*tickler.Record, error) {
+	return nil, errDisk
+}
 
 func TestStoreFailureIs500(t *testing.T) {
 	t.Parallel()
