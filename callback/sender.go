@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -69,9 +68,12 @@ type Stats struct {
 // delivery of it ends. Pass its Handle method to [tickler.WithEventHandler].
 // Create one with [New] and Close it after the scheduler has stopped.
 type Sender struct {
-	o      options
-	client *http.Client
-	own    *http.Transport // the default transport, closed by Close
+	o options
+	// backoff is the module's one backoff (see [tickler.RetryPolicy.Delay])
+	// with the sender's base and cap; only its Delay is used.
+	backoff tickler.RetryPolicy
+	client  *http.Client
+	own     *http.Transport // the default transport, closed by Close
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -96,6 +98,7 @@ func New(opts ...Option) *Sender {
 		opt(&o)
 	}
 	s := &Sender{o: o, client: o.client, queue: make(chan job, o.queueSize)}
+	s.backoff = tickler.RetryPolicy{Base: o.backoffBase, Cap: o.backoffCap}
 	if s.client == nil {
 		g := newGuard(o.allowPrivate, o.resolver)
 		s.own = &http.Transport{
@@ -246,7 +249,7 @@ func (s *Sender) send(j job) {
 		if rep.Err == nil || !retry || rep.Attempts > s.o.retries || s.ctx.Err() != nil {
 			break
 		}
-		t := time.NewTimer(s.backoff(rep.Attempts))
+		t := time.NewTimer(s.backoff.Delay(rep.Attempts))
 		select {
 		case <-t.C:
 		case <-s.ctx.Done():
@@ -295,18 +298,4 @@ func (s *Sender) post(j job) (status int, retry bool, err error) {
 	default:
 		return c, false, fmt.Errorf("callback: %s answered %s", j.url, resp.Status)
 	}
-}
-
-// backoff returns the delay after the n-th failed attempt: base·2^(n-1)
-// capped, drawn uniformly from its upper half.
-func (s *Sender) backoff(n int) time.Duration {
-	d := s.o.backoffBase
-	for i := 1; i < n && d < s.o.backoffCap; i++ {
-		d *= 2
-	}
-	d = min(d, s.o.backoffCap)
-	if d <= 1 {
-		return max(d, 0)
-	}
-	return d/2 + rand.N(d/2+1)
 }
