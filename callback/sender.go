@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/internal/wire"
 )
 
 // Payload is the JSON body POSTed to a callback URL when a delivery ends.
@@ -154,7 +155,7 @@ func (s *Sender) Handle(ev tickler.Event) {
 	case tickler.EventDelivered:
 		p.Status = tickler.StatusSuccess
 		if ev.Result.Response != nil {
-			b, err := json.Marshal(ev.Result.Response)
+			b, err := wire.Marshal(ev.Result.Response)
 			if err != nil {
 				s.o.logger.Warn("callback: the delivery's response is not JSON; sending null", "id", ev.ScheduledMessageID, "err", err)
 			} else {
@@ -173,7 +174,7 @@ func (s *Sender) Handle(ev tickler.Event) {
 	default:
 		return
 	}
-	body, err := json.Marshal(p)
+	body, err := wire.Marshal(p)
 	if err != nil { // cannot happen: every field marshals
 		s.o.logger.Error("callback: encoding the payload failed", "id", ev.ScheduledMessageID, "err", err)
 		return

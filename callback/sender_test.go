@@ -396,3 +396,18 @@ func TestSchedulerEventsReachTheCallbackURL(t *testing.T) {
 	}
 	recv(t, reports)
 }
+
+func TestPayloadKeepsHTMLCharactersAsTheyAre(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	s, _ := newSender(t, callback.AllowPrivate())
+	ev := delivered(rc.URL)
+	ev.Result = tickler.Result{RunID: "<run>&", Response: map[string]string{"reply": "<b>bold</b> & more"}}
+	s.Handle(ev)
+	want := `{"scheduled_message_id":"sm-1","agent_id":"agent-1","occurrence":"2026-08-07T22:00:00.000Z",` +
+		`"idempotency_key":"sm-1@1786140000000","status":"success","attempts":2,` +
+		`"response":{"reply":"<b>bold</b> & more"},"run_id":"<run>&","error":null}`
+	if got := recv(t, rc.reqs); got.body != want {
+		t.Fatalf("got  %s\nwant %s", got.body, want)
+	}
+}

@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/internal/wire"
 )
 
 // problem is every error body: {"detail": ...}, where detail is a string,
@@ -47,9 +47,7 @@ const (
 // escaped, so that a string reads back exactly as it went in.
 func (h *handler) writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := wire.Encode(&buf, v); err != nil {
 		h.o.logger.Error("httpapi: encoding a response failed", "err", err)
 		status = http.StatusInternalServerError
 		buf.Reset()
