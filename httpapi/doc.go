@@ -18,7 +18,8 @@
 //	POST   /v1/agents/{agent_id}/schedule/{scheduled_message_id}/resume  200 the scheduled message
 //
 // PATCH takes any of the create body's fields and keeps the others (see
-// [tickler.Scheduler.Update]); pause and resume take no body, or {}.
+// [tickler.Scheduler.Update]); pause and resume take no body, or {}, as
+// DELETE does.
 //
 // List pages through an agent's scheduled messages in creation order:
 // after is the last id the caller saw (exclusive), and limit defaults to
@@ -45,7 +46,12 @@
 //   - 405: a route that exists, with another method; the Allow header
 //     lists the methods it takes.
 //   - 413: a body over the limit ([WithMaxBodyBytes], 1 MiB by default).
-//   - 415: a POST, or a DELETE with a body, whose Content-Type is not JSON.
+//   - 415: a Content-Type that is not JSON (application/json or
+//     application/*+json): create and PATCH always need one; DELETE,
+//     pause and resume take no body or {}, and refuse a Content-Type that
+//     is not JSON even with no body, and a body without a Content-Type.
+//     An HTML form from another site, which always sends a Content-Type
+//     of its own, can therefore change nothing.
 //   - 422: a body or query that does not validate. detail is a list in
 //     FastAPI's shape, each entry naming the field by its location:
 //     {"detail": [{"loc": ["body", "messages", 0, "role"], "msg": "...", "type": "..."}]}.

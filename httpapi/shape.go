@@ -152,8 +152,9 @@ var (
 		field{name: "include_return_message_types", shape: list(str)},
 		field{name: "max_steps", shape: number},
 	)
-	// The official client sends {} with a DELETE: no field is known.
-	deleteShape = object()
+	// The official client sends {} with a DELETE; pause and resume take
+	// the same: no field is known.
+	emptyShape = object()
 )
 
 // checkBody decodes body as exactly one JSON value and checks it against
