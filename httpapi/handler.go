@@ -195,12 +195,11 @@ type listResponse struct {
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, agentID string) {
-	q := r.URL.Query()
-	limit, ok := h.intQuery(w, q, "limit")
+	pg, ok := h.readPage(w, r, false)
 	if !ok {
 		return
 	}
-	page, err := h.s.List(r.Context(), agentID, q.Get("after"), limit)
+	page, err := h.s.List(r.Context(), agentID, pg.after, pg.limit)
 	if err != nil {
 		h.schedulerError(w, r, err)
 		return
@@ -316,23 +315,49 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	return body, true
 }
 
-// intQuery parses the query parameter name as an integer; absent or empty
-// reads as 0. It answers 422 and reports false if the value is no integer.
-func (h *handler) intQuery(w http.ResponseWriter, q url.Values, name string) (int, bool) {
-	s := q.Get(name)
-	if s == "" {
-		return 0, true
+// page is the paging of a list or history query. Its parameters are
+// strings on the wire, as Letta's clients send them.
+type page struct {
+	after  string // list: the last id the caller saw
+	offset int    // history: how many entries to skip
+	limit  int    // 0 when absent
+}
+
+// readPage reads the paging parameters of r's query: after for a list,
+// offset (if withOffset) for a history, and limit for both. An absent or
+// empty number reads as 0. It answers 422 and reports false if a number is
+// no integer. Ranges are the scheduler's to check, and the limit is its to
+// default and lower: that rule has one copy, in [tickler.Scheduler.List]
+// and [tickler.Scheduler.History].
+func (h *handler) readPage(w http.ResponseWriter, r *http.Request, withOffset bool) (page, bool) {
+	q := r.URL.Query()
+	p := page{after: q.Get("after")}
+	var errs []fieldError
+	num := func(name string, dst *int) {
+		s := q.Get(name)
+		if s == "" {
+			return
+		}
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			errs = append(errs, fieldError{
+				Loc:  []any{"query", name},
+				Msg:  "Input should be a valid integer, unable to parse string as an integer",
+				Type: typeIntParsing,
+			})
+			return
+		}
+		*dst = v
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		h.invalid(w, fieldError{
-			Loc:  []any{"query", name},
-			Msg:  "Input should be a valid integer, unable to parse string as an integer",
-			Type: typeIntParsing,
-		})
-		return 0, false
+	num("limit", &p.limit)
+	if withOffset {
+		num("offset", &p.offset)
 	}
-	return n, true
+	if len(errs) > 0 {
+		h.invalid(w, errs...)
+		return page{}, false
+	}
+	return p, true
 }
 
 // isJSON reports whether a Content-Type is application/json or another

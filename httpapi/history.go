@@ -32,16 +32,11 @@ type historyResponse struct {
 }
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string) {
-	q := r.URL.Query()
-	offset, ok := h.intQuery(w, q, "offset")
+	pg, ok := h.readPage(w, r, true)
 	if !ok {
 		return
 	}
-	limit, ok := h.intQuery(w, q, "limit")
-	if !ok {
-		return
-	}
-	outs, more, err := h.s.History(r.Context(), agentID, r.PathValue("scheduled_message_id"), offset, limit)
+	outs, more, err := h.s.History(r.Context(), agentID, r.PathValue("scheduled_message_id"), pg.offset, pg.limit)
 	if err != nil {
 		h.schedulerError(w, r, err)
 		return
@@ -67,7 +62,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string
 		resp.History[i] = e
 	}
 	if more {
-		next := offset + len(outs)
+		next := pg.offset + len(outs)
 		resp.NextOffset = &next
 	}
 	h.writeJSON(w, http.StatusOK, resp)
