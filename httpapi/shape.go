@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
+	"strings"
+
+	"github.com/tickler-go/tickler"
 )
 
 // A shape checks a decoded JSON value (decoded with UseNumber) for its JSON
@@ -108,54 +112,63 @@ func stringOrList(elem shape) shape {
 	}
 }
 
-// The shapes of the request bodies, as Letta's API reference gives them.
+// The shapes of the request bodies, derived from the scheduler's types so
+// that a field added there is accepted here without a second list to keep
+// in step.
 var (
-	imageSourceShape = object(
-		field{name: "data", shape: str, required: true},
-		field{name: "media_type", shape: str, required: true},
-		field{name: "detail", shape: str},
-		field{name: "type", shape: str},
-	)
-	// A part is a text part {text, signature?, type?} or an image part
-	// {source, type}; the scheduler tells which is which.
-	contentPartShape = object(
-		field{name: "text", shape: str},
-		field{name: "signature", shape: str},
-		field{name: "source", shape: imageSourceShape},
-		field{name: "type", shape: str},
-	)
-	messageShape = object(
-		field{name: "content", shape: stringOrList(contentPartShape), required: true},
-		field{name: "role", shape: str, required: true},
-		field{name: "name", shape: str},
-		field{name: "otid", shape: str},
-		field{name: "sender_id", shape: str},
-		field{name: "type", shape: str},
-	)
-	scheduleShape = object(
-		field{name: "scheduled_at", shape: number},
-		field{name: "cron_expression", shape: str},
-		field{name: "type", shape: str},
-	)
-	createShape = object(
-		field{name: "messages", shape: list(messageShape), required: true},
-		field{name: "schedule", shape: scheduleShape, required: true},
-		field{name: "callback_url", shape: str},
-		field{name: "include_return_message_types", shape: list(str)},
-		field{name: "max_steps", shape: number},
-	)
+	createShape = shapeOf(reflect.TypeFor[tickler.CreateRequest]())
 	// An update (an extension) takes any of the create body's fields.
-	updateShape = object(
-		field{name: "messages", shape: list(messageShape)},
-		field{name: "schedule", shape: scheduleShape},
-		field{name: "callback_url", shape: str},
-		field{name: "include_return_message_types", shape: list(str)},
-		field{name: "max_steps", shape: number},
-	)
+	updateShape = shapeOf(reflect.TypeFor[tickler.UpdateRequest]())
 	// The official client sends {} with a DELETE; pause and resume take
 	// the same: no field is known.
 	emptyShape = object()
 )
+
+// shapeOf derives the shape of the JSON that a value of type t decodes
+// from: a struct is an object of its fields named by their json tags, a
+// field being required unless it is a pointer or tagged omitempty or
+// omitzero; a string type is a string, a number type a number, a slice a
+// list, a pointer its element. [tickler.Content], which decodes itself, is
+// a string or a list of parts. It panics on a type it cannot describe, so
+// that a field of a new kind fails every test of the package rather than
+// slipping through unchecked.
+func shapeOf(t reflect.Type) shape {
+	if t == reflect.TypeFor[tickler.Content]() {
+		return stringOrList(shapeOf(reflect.TypeFor[tickler.ContentPart]()))
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return shapeOf(t.Elem())
+	case reflect.String:
+		return str
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return number
+	case reflect.Slice:
+		return list(shapeOf(t.Elem()))
+	case reflect.Struct:
+		var fields []field
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, ok := f.Tag.Lookup("json")
+			if !f.IsExported() || tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			if !ok || name == "" || f.Anonymous {
+				panic("httpapi: shapeOf: " + t.String() + "." + f.Name + " has no json name")
+			}
+			optional := f.Type.Kind() == reflect.Pointer
+			for opt := range strings.SplitSeq(opts, ",") {
+				optional = optional || opt == "omitempty" || opt == "omitzero"
+			}
+			fields = append(fields, field{name: name, shape: shapeOf(f.Type), required: !optional})
+		}
+		return object(fields...)
+	}
+	panic("httpapi: shapeOf: no shape for " + t.String())
+}
 
 // checkBody decodes body as exactly one JSON value and checks it against
 // s. It returns nil if the body fits.
