@@ -58,6 +58,10 @@
 //     Bodies are decoded strictly: an unknown field, a value of the wrong
 //     JSON type, a missing required field and anything after the JSON
 //     value are all 422.
+//     At most 20 errors are listed; if there were more, a last entry
+//     {"loc": ["body"], "msg": "and N more errors", "type": "too_many_errors"}
+//     counts the others. A list of more than 1000 items is one error
+//     ("too_long") and its items are not checked.
 //   - 500: the store failed, a hook failed, or a handler panicked. The
 //     detail says no more than "Internal Server Error"; the cause goes to
 //     the logger ([WithLogger]).

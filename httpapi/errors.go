@@ -41,6 +41,10 @@ const (
 	typeIntParsing = "int_parsing"
 	typeUnion      = "union_type"
 	typeValue      = "value_error"
+	typeTooLong    = "too_long"
+	// typeTooMany ends a list of errors that was cut short; pydantic has
+	// no such entry, as it has no such bound.
+	typeTooMany = "too_many_errors"
 )
 
 // writeJSON answers status with v as JSON. HTML characters are not

@@ -544,3 +544,46 @@ func TestHistoryPagesOutcomesNewestFirst(t *testing.T) {
 		`{"detail":[{"loc":["query","offset"],"msg":"must not be negative, got -1","type":"value_error"}]}`)
 	want(t, e.do("GET", "/v1/agents/agent-1/schedule/nope/history", ""), http.StatusNotFound, `{"detail":"Scheduled message nope not found"}`)
 }
+
+// A body the size of the limit made of invalid elements once answered one
+// error per element: 60 MB for 1 MiB. The answer stays small.
+func TestInvalidElementsAnswerABoundedError(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ones := strings.Repeat("1,", (httpapi.DefaultMaxBodyBytes-200)/2) + "1"
+	body := `{"messages":[{"content":"hi","role":"user"}],"schedule":{"scheduled_at":1767229200000},"include_return_message_types":[` + ones + `]}`
+	rec := e.do("POST", "/v1/agents/agent-1/schedule", body)
+	if rec.Code != http.StatusUnprocessableEntity || rec.Body.Len() > 4<<10 {
+		t.Fatalf("got %d with %d bytes: %.300s", rec.Code, rec.Body.Len(), rec.Body)
+	}
+	want(t, rec, http.StatusUnprocessableEntity, fmt.Sprintf(`{"detail":[{"loc":["body","include_return_message_types"],`+
+		`"msg":"List should have at most 1000 items, not %d","type":"too_long"}]}`, strings.Count(ones, ",")+1))
+}
+
+func TestFieldErrorsAreCappedWithACountOfTheRest(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	msgs := strings.TrimSuffix(strings.Repeat(`{"content":"hi","role":1},`, 30), ",")
+	rec := e.do("POST", "/v1/agents/agent-1/schedule", `{"messages":[`+msgs+`],"schedule":{"scheduled_at":1767229200000}}`)
+	var got struct {
+		Detail []struct {
+			Loc  []any
+			Msg  string
+			Type string
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("got %d %s (%v)", rec.Code, rec.Body, err)
+	}
+	if n := len(got.Detail); n != 21 {
+		t.Fatalf("%d errors, want 20 and a count of the rest", n)
+	}
+	for i, d := range got.Detail[:20] {
+		if fmt.Sprint(d.Loc) != fmt.Sprintf("[body messages %d role]", i) || d.Type != "string_type" {
+			t.Errorf("error %d: %+v", i, d)
+		}
+	}
+	if last := got.Detail[20]; fmt.Sprint(last.Loc) != "[body]" || last.Msg != "and 10 more errors" || last.Type != "too_many_errors" {
+		t.Errorf("last: %+v", last)
+	}
+}

@@ -14,14 +14,50 @@ import (
 )
 
 // A shape checks a decoded JSON value (decoded with UseNumber) for its JSON
-// types and its field names, and appends what is wrong to errs. It checks
+// types and its field names, and adds what is wrong to rep. It checks
 // no more than that: what the values mean is the scheduler's to validate.
 //
 // Shapes exist because the scheduler's types decode themselves (with
 // UnmarshalJSON methods), and encoding/json's DisallowUnknownFields does
 // not reach into such methods; checking the shape first rejects an unknown
 // field at any depth, and names it by its full location.
-type shape func(loc []any, v any, errs *[]fieldError)
+type shape func(loc []any, v any, rep *report)
+
+// Bounds of a check, so that the answer to a body stays small whatever
+// the body: the first maxFieldErrors errors are reported, with a count of
+// the others, and a list longer than maxListItems is one error, its
+// elements unchecked. maxListItems is well above the scheduler's default
+// bound on messages ([tickler.DefaultMaxMessages]) and the nine values of
+// include_return_message_types.
+const (
+	maxFieldErrors = 20
+	maxListItems   = 1000
+)
+
+// report collects the errors of a check: the first maxFieldErrors, and a
+// count of the others.
+type report struct {
+	errs []fieldError
+	more int
+}
+
+// add records e, or counts it once the report is full.
+func (r *report) add(e fieldError) {
+	if len(r.errs) < maxFieldErrors {
+		r.errs = append(r.errs, e)
+		return
+	}
+	r.more++
+}
+
+// list returns the errors, ending with a count of those left out; nil if
+// there were none.
+func (r *report) list() []fieldError {
+	if r.more == 0 {
+		return r.errs
+	}
+	return append(r.errs, fieldError{Loc: []any{"body"}, Msg: fmt.Sprintf("and %d more errors", r.more), Type: typeTooMany})
+}
 
 // field is one member of an object shape.
 type field struct {
@@ -38,10 +74,10 @@ func at(loc []any, elem any) []any {
 // object accepts a JSON object with the fields, and no other. A JSON null
 // in an optional field reads as absent, as the scheduler reads it.
 func object(fields ...field) shape {
-	return func(loc []any, v any, errs *[]fieldError) {
+	return func(loc []any, v any, rep *report) {
 		m, ok := v.(map[string]any)
 		if !ok {
-			*errs = append(*errs, fieldError{Loc: loc, Msg: "Input should be a valid dictionary or object to extract fields from", Type: typeObject})
+			rep.add(fieldError{Loc: loc, Msg: "Input should be a valid dictionary or object to extract fields from", Type: typeObject})
 			return
 		}
 		known := make(map[string]bool, len(fields))
@@ -50,10 +86,10 @@ func object(fields ...field) shape {
 			fv, present := m[f.name]
 			switch {
 			case !present && f.required:
-				*errs = append(*errs, fieldError{Loc: at(loc, f.name), Msg: "Field required", Type: typeMissing})
+				rep.add(fieldError{Loc: at(loc, f.name), Msg: "Field required", Type: typeMissing})
 			case !present, fv == nil && !f.required:
 			default:
-				f.shape(at(loc, f.name), fv, errs)
+				f.shape(at(loc, f.name), fv, rep)
 			}
 		}
 		var extra []string
@@ -64,36 +100,41 @@ func object(fields ...field) shape {
 		}
 		slices.Sort(extra)
 		for _, k := range extra {
-			*errs = append(*errs, fieldError{Loc: at(loc, k), Msg: "Extra inputs are not permitted", Type: typeExtra})
+			rep.add(fieldError{Loc: at(loc, k), Msg: "Extra inputs are not permitted", Type: typeExtra})
 		}
 	}
 }
 
-// list accepts a JSON array whose elements all have the shape elem.
+// list accepts a JSON array of at most maxListItems elements, which all
+// have the shape elem.
 func list(elem shape) shape {
-	return func(loc []any, v any, errs *[]fieldError) {
+	return func(loc []any, v any, rep *report) {
 		a, ok := v.([]any)
 		if !ok {
-			*errs = append(*errs, fieldError{Loc: loc, Msg: "Input should be a valid list", Type: typeList})
+			rep.add(fieldError{Loc: loc, Msg: "Input should be a valid list", Type: typeList})
+			return
+		}
+		if len(a) > maxListItems {
+			rep.add(fieldError{Loc: loc, Msg: fmt.Sprintf("List should have at most %d items, not %d", maxListItems, len(a)), Type: typeTooLong})
 			return
 		}
 		for i, e := range a {
-			elem(at(loc, i), e, errs)
+			elem(at(loc, i), e, rep)
 		}
 	}
 }
 
 // str accepts a JSON string.
-func str(loc []any, v any, errs *[]fieldError) {
+func str(loc []any, v any, rep *report) {
 	if _, ok := v.(string); !ok {
-		*errs = append(*errs, fieldError{Loc: loc, Msg: "Input should be a valid string", Type: typeString})
+		rep.add(fieldError{Loc: loc, Msg: "Input should be a valid string", Type: typeString})
 	}
 }
 
 // number accepts a JSON number.
-func number(loc []any, v any, errs *[]fieldError) {
+func number(loc []any, v any, rep *report) {
 	if _, ok := v.(json.Number); !ok {
-		*errs = append(*errs, fieldError{Loc: loc, Msg: "Input should be a valid number", Type: typeNumber})
+		rep.add(fieldError{Loc: loc, Msg: "Input should be a valid number", Type: typeNumber})
 	}
 }
 
@@ -101,13 +142,13 @@ func number(loc []any, v any, errs *[]fieldError) {
 // the shape elem.
 func stringOrList(elem shape) shape {
 	l := list(elem)
-	return func(loc []any, v any, errs *[]fieldError) {
+	return func(loc []any, v any, rep *report) {
 		switch v.(type) {
 		case string:
 		case []any:
-			l(loc, v, errs)
+			l(loc, v, rep)
 		default:
-			*errs = append(*errs, fieldError{Loc: loc, Msg: "Input should be a valid string or a list of content parts", Type: typeUnion})
+			rep.add(fieldError{Loc: loc, Msg: "Input should be a valid string or a list of content parts", Type: typeUnion})
 		}
 	}
 }
@@ -198,7 +239,7 @@ func checkBody(body []byte, s shape) []fieldError {
 			Type: typeJSON,
 		}}
 	}
-	var errs []fieldError
-	s([]any{"body"}, v, &errs)
-	return errs
+	var rep report
+	s([]any{"body"}, v, &rep)
+	return rep.list()
 }
