@@ -25,7 +25,10 @@
 // after is the last id the caller saw (exclusive), and limit defaults to
 // [tickler.DefaultPageSize] and is lowered to the scheduler's maximum page
 // size ([tickler.WithMaxPageSize]). Both are strings on the wire, as
-// Letta's clients send them. History lists a scheduled message's delivery
+// Letta's clients send them. A page is bounded in bytes as well
+// ([WithMaxPageBytes], 8 MiB of encoded items by default): it ends early,
+// with has_next_page true, rather than grow past the bound, and holds at
+// least one item. History pages are bounded the same way. History lists a scheduled message's delivery
 // outcomes, newest first, offset entries in; each entry is {id,
 // scheduled_message_id, status, response, run_id, sent_at}, with
 // occurrence, attempts and (for a failure or a skip) error added. A

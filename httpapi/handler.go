@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/internal/wire"
 )
 
 // The route patterns, in the syntax of [http.ServeMux].
@@ -188,10 +189,11 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, s shape, v any)
 	return true
 }
 
-// listResponse is the body of a list.
+// listResponse is the body of a list; each scheduled message is encoded
+// already (see encodePage).
 type listResponse struct {
-	ScheduledMessages []*tickler.ScheduledMessage `json:"scheduled_messages"`
-	HasNextPage       bool                        `json:"has_next_page"`
+	ScheduledMessages []json.RawMessage `json:"scheduled_messages"`
+	HasNextPage       bool              `json:"has_next_page"`
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, agentID string) {
@@ -204,11 +206,12 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, agentID string) {
 		h.schedulerError(w, r, err)
 		return
 	}
-	resp := listResponse{ScheduledMessages: page.ScheduledMessages, HasNextPage: page.HasNextPage}
-	if resp.ScheduledMessages == nil {
-		resp.ScheduledMessages = []*tickler.ScheduledMessage{}
+	items, cut, err := encodePage(page.ScheduledMessages, h.o.maxPageBytes)
+	if err != nil {
+		h.internal(w, r, err)
+		return
 	}
-	h.writeJSON(w, http.StatusOK, resp)
+	h.writeJSON(w, http.StatusOK, listResponse{ScheduledMessages: items, HasNextPage: page.HasNextPage || cut})
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request, agentID string) {
@@ -313,6 +316,26 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		return nil, false
 	}
 	return body, true
+}
+
+// encodePage encodes items in order while they fit in maxBytes, and
+// always the first one. It reports whether it left items out. The list is
+// never nil, so that an empty page encodes as [].
+func encodePage[T any](items []T, maxBytes int) (_ []json.RawMessage, cut bool, _ error) {
+	out := make([]json.RawMessage, 0, len(items))
+	size := 0
+	for i := range items {
+		b, err := wire.Marshal(items[i])
+		if err != nil {
+			return nil, false, err
+		}
+		if i > 0 && size+len(b) > maxBytes {
+			return out, true, nil
+		}
+		size += len(b) + 1 // and a comma
+		out = append(out, b)
+	}
+	return out, false, nil
 }
 
 // page is the paging of a list or history query. Its parameters are

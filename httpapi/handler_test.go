@@ -587,3 +587,72 @@ func TestFieldErrorsAreCappedWithACountOfTheRest(t *testing.T) {
 		t.Errorf("last: %+v", last)
 	}
 }
+
+// A page holds at most 8 MiB of scheduled messages, whatever the limit:
+// the rest is on the next page.
+func TestListPageIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	big := strings.Repeat("x", 1000<<10) // nine of them are more than 8 MiB
+	var ids []string
+	for i := range 9 {
+		ids = append(ids, e.create("agent-1", oneTime(big, i+1)))
+	}
+	var p struct {
+		ScheduledMessages []struct{ ID string } `json:"scheduled_messages"`
+		HasNextPage       bool                  `json:"has_next_page"`
+	}
+	rec := e.do("GET", "/v1/agents/agent-1/schedule", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("got %d (%v)", rec.Code, err)
+	}
+	if n := len(p.ScheduledMessages); n != 8 || !p.HasNextPage || rec.Body.Len() > 8<<20+200 {
+		t.Fatalf("first page: %d messages, %d bytes, has_next_page %v", n, rec.Body.Len(), p.HasNextPage)
+	}
+	rec = e.do("GET", "/v1/agents/agent-1/schedule?after="+p.ScheduledMessages[7].ID, "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.ScheduledMessages) != 1 || p.ScheduledMessages[0].ID != ids[8] || p.HasNextPage {
+		t.Fatalf("second page: %+v (%v)", p, err)
+	}
+}
+
+// However small the bound, a page holds at least one message, so paging
+// always moves on.
+func TestListPageHoldsAtLeastOneMessage(t *testing.T) {
+	t.Parallel()
+	e := setup(t, httpapi.WithMaxPageBytes(1))
+	a := e.create("agent-1", oneTime("a", 1))
+	b := e.create("agent-1", oneTime("b", 2))
+	for _, tc := range []struct{ after, id string }{{"", a}, {a, b}} {
+		var p struct {
+			ScheduledMessages []struct{ ID string } `json:"scheduled_messages"`
+			HasNextPage       bool                  `json:"has_next_page"`
+		}
+		rec := e.do("GET", "/v1/agents/agent-1/schedule?after="+tc.after, "")
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.ScheduledMessages) != 1 || p.ScheduledMessages[0].ID != tc.id || p.HasNextPage != (tc.id == a) {
+			t.Fatalf("after %q: %s (%v)", tc.after, rec.Body, err)
+		}
+	}
+}
+
+func TestHistoryPageIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	e := setup(t, httpapi.WithMaxPageBytes(1))
+	id := e.create("agent-1", `{"messages":[{"content":"tick","role":"user"}],"schedule":{"cron_expression":"* * * * *","type":"recurring"}}`)
+	e.Advance(2 * time.Minute)
+	path := "/v1/agents/agent-1/schedule/" + id + "/history"
+	for _, tc := range []struct {
+		offset int
+		more   bool
+		next   string
+	}{{0, true, "1"}, {1, false, "null"}} {
+		rec := e.do("GET", fmt.Sprintf("%s?offset=%d", path, tc.offset), "")
+		var p struct {
+			History     []json.RawMessage `json:"history"`
+			HasNextPage bool              `json:"has_next_page"`
+			NextOffset  json.RawMessage   `json:"next_offset"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.History) != 1 || p.HasNextPage != tc.more || string(p.NextOffset) != tc.next {
+			t.Fatalf("offset %d: %d %s (%v)", tc.offset, rec.Code, rec.Body, err)
+		}
+	}
+}

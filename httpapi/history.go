@@ -26,9 +26,9 @@ type historyEntry struct {
 // historyResponse is the body of a history page. NextOffset is the offset
 // of the next page, or null when there is none.
 type historyResponse struct {
-	History     []historyEntry `json:"history"`
-	HasNextPage bool           `json:"has_next_page"`
-	NextOffset  *int           `json:"next_offset"`
+	History     []json.RawMessage `json:"history"` // historyEntry, encoded (see encodePage)
+	HasNextPage bool              `json:"has_next_page"`
+	NextOffset  *int              `json:"next_offset"`
 }
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string) {
@@ -41,7 +41,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string
 		h.schedulerError(w, r, err)
 		return
 	}
-	resp := historyResponse{History: make([]historyEntry, len(outs)), HasNextPage: more}
+	entries := make([]historyEntry, len(outs))
 	for i, o := range outs {
 		e := historyEntry{
 			ID:                 o.ID,
@@ -59,10 +59,16 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string
 		if o.RunID != "" {
 			e.RunID = &o.RunID
 		}
-		resp.History[i] = e
+		entries[i] = e
 	}
-	if more {
-		next := pg.offset + len(outs)
+	items, cut, err := encodePage(entries, h.o.maxPageBytes)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	resp := historyResponse{History: items, HasNextPage: more || cut}
+	if resp.HasNextPage {
+		next := pg.offset + len(items)
 		resp.NextOffset = &next
 	}
 	h.writeJSON(w, http.StatusOK, resp)

@@ -14,6 +14,11 @@ import (
 // otherwise: 1 MiB.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultMaxPageBytes bounds the scheduled messages of a list page, or the
+// entries of a history page, as encoded, unless [WithMaxPageBytes] says
+// otherwise: 8 MiB.
+const DefaultMaxPageBytes = 8 << 20
+
 // An Option configures the handler [New] returns.
 type Option func(*options)
 
@@ -21,12 +26,14 @@ type options struct {
 	authorize    func(*http.Request) error
 	agentExists  func(ctx context.Context, agentID string) (bool, error)
 	maxBodyBytes int64
+	maxPageBytes int
 	logger       *slog.Logger
 }
 
 func defaultOptions() options {
 	return options{
 		maxBodyBytes: DefaultMaxBodyBytes,
+		maxPageBytes: DefaultMaxPageBytes,
 		logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
@@ -55,6 +62,15 @@ func WithAgentLookup(fn func(ctx context.Context, agentID string) (bool, error))
 // more. A limit below 2 is raised to 2, so that a DELETE's "{}" fits.
 func WithMaxBodyBytes(n int64) Option {
 	return func(o *options) { o.maxBodyBytes = max(n, 2) }
+}
+
+// WithMaxPageBytes bounds a list or history page by the size of its
+// items as encoded (default [DefaultMaxPageBytes]), as the limit bounds
+// their number: a page ends before the item that would take it over n,
+// and has_next_page says that more follow. A page holds at least one item
+// however large, so paging always moves on. A bound below 1 is raised to 1.
+func WithMaxPageBytes(n int) Option {
+	return func(o *options) { o.maxPageBytes = max(n, 1) }
 }
 
 // WithLogger sets the logger for server-side failures (5xx) and panics.
