@@ -65,6 +65,11 @@
 //     {"loc": ["body"], "msg": "and N more errors", "type": "too_many_errors"}
 //     counts the others. A list of more than 1000 items is one error
 //     ("too_long") and its items are not checked.
+//     A string that is not valid UTF-8, in the body or in the path, is
+//     422 ("string_unicode"), since it could not read back as it was
+//     sent. An agent id in the path must be at most [MaxAgentIDBytes]
+//     bytes, and must not be "." or ".." or contain "/" (sent as %2E or
+//     %2F).
 //   - 500: the store failed, a hook failed, or a handler panicked. The
 //     detail says no more than "Internal Server Error"; the cause goes to
 //     the logger ([WithLogger]).

@@ -42,10 +42,15 @@ const (
 	typeUnion      = "union_type"
 	typeValue      = "value_error"
 	typeTooLong    = "too_long"
+	typeTooLongStr = "string_too_long"
+	typeUnicode    = "string_unicode"
 	// typeTooMany ends a list of errors that was cut short; pydantic has
 	// no such entry, as it has no such bound.
 	typeTooMany = "too_many_errors"
 )
+
+// msgUnicode is pydantic's message for a string that is not valid UTF-8.
+const msgUnicode = "Input should be a valid string, unable to parse raw data as a unicode string"
 
 // writeJSON answers status with v as JSON. HTML characters are not
 // escaped, so that a string reads back exactly as it went in.

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/internal/wire"
@@ -122,10 +123,17 @@ func (h *handler) notAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// agent checks the path's agent with the lookup hook, if there is one,
-// before it calls next.
+// MaxAgentIDBytes bounds the length of an agent id in a path.
+const MaxAgentIDBytes = 256
+
+// agent checks the path's ids (see checkIDs), then the path's agent with
+// the lookup hook, if there is one, before it calls next.
 func (h *handler) agent(next func(w http.ResponseWriter, r *http.Request, agentID string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if errs := checkIDs(r); len(errs) > 0 {
+			h.invalid(w, errs...)
+			return
+		}
 		agentID := r.PathValue("agent_id")
 		if h.o.agentExists != nil {
 			ok, err := h.o.agentExists(r.Context(), agentID)
@@ -140,6 +148,29 @@ func (h *handler) agent(next func(w http.ResponseWriter, r *http.Request, agentI
 		}
 		next(w, r, agentID)
 	}
+}
+
+// checkIDs returns what is wrong with the ids of r's path: an id that is
+// not valid UTF-8 (it could not read back as sent), and an agent id over
+// MaxAgentIDBytes, or one that is "." or ".." or holds a "/" (sent as
+// %2E or %2F, it would name another path once unescaped by a proxy or a
+// client building URLs from it).
+func checkIDs(r *http.Request) []fieldError {
+	var errs []fieldError
+	for _, name := range []string{"agent_id", "scheduled_message_id"} {
+		id := r.PathValue(name)
+		loc := []any{"path", name}
+		switch {
+		case !utf8.ValidString(id):
+			errs = append(errs, fieldError{Loc: loc, Msg: msgUnicode, Type: typeUnicode})
+		case name != "agent_id":
+		case len(id) > MaxAgentIDBytes:
+			errs = append(errs, fieldError{Loc: loc, Msg: fmt.Sprintf("String should have at most %d bytes", MaxAgentIDBytes), Type: typeTooLongStr})
+		case id == "." || id == ".." || strings.Contains(id, "/"):
+			errs = append(errs, fieldError{Loc: loc, Msg: "must not be . or .. or contain /", Type: typeValue})
+		}
+	}
+	return errs
 }
 
 // createResponse is the body of a 201.

@@ -656,3 +656,56 @@ func TestHistoryPageIsBoundedInBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestAgentIDsThatCannotBeStoredAsSentAre422(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const (
+		unicode = `{"detail":[{"loc":["path","agent_id"],"msg":"Input should be a valid string, unable to parse raw data as a unicode string","type":"string_unicode"}]}`
+		long    = `{"detail":[{"loc":["path","agent_id"],"msg":"String should have at most 256 bytes","type":"string_too_long"}]}`
+		dots    = `{"detail":[{"loc":["path","agent_id"],"msg":"must not be . or .. or contain /","type":"value_error"}]}`
+	)
+	for _, tc := range []struct{ agent, body string }{
+		{"a%FF%FEb", unicode},
+		{strings.Repeat("a", 257), long},
+		{strings.Repeat("%C3%A9", 129), long}, // 258 bytes in 129 characters
+		{"%2E", dots},
+		{"%2E%2E", dots},
+		{"a%2Fb", dots},
+	} {
+		for _, r := range []*http.Request{
+			newRequest("POST", "/v1/agents/"+tc.agent+"/schedule", oneTime("hi", 1)),
+			newRequest("GET", "/v1/agents/"+tc.agent+"/schedule", ""),
+			newRequest("GET", "/v1/agents/"+tc.agent+"/schedule/x", ""),
+			newRequest("POST", "/v1/agents/"+tc.agent+"/schedule/x/pause", ""),
+		} {
+			want(t, e.serve(r), http.StatusUnprocessableEntity, tc.body)
+		}
+	}
+	long256 := strings.Repeat("a", 256)
+	e.create(long256, oneTime("hi", 1))
+	e.create("..a", oneTime("hi", 1))
+	want(t, e.do("GET", "/v1/agents/x/schedule/a%FF", ""), http.StatusUnprocessableEntity,
+		`{"detail":[{"loc":["path","scheduled_message_id"],"msg":"Input should be a valid string, unable to parse raw data as a unicode string","type":"string_unicode"}]}`)
+}
+
+// encoding/json reads invalid UTF-8 as U+FFFD; a message must read back
+// exactly as it was sent, so it is refused, naming the field.
+func TestInvalidUTF8InABodyIs422NamingTheField(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const msg = "Input should be a valid string, unable to parse raw data as a unicode string"
+	for _, tc := range []struct {
+		body string
+		loc  string
+	}{
+		{`{"messages":[{"content":"a` + "\xff\xfe" + `b","role":"user"}],"schedule":{"scheduled_at":1767229200000}}`, `["body","messages",0,"content"]`},
+		{`{"messages":[{"content":"ok","role":"user"},{"content":[{"text":"fine"},{"text":"` + "\xc3" + `"}],"role":"user"}],"schedule":{"scheduled_at":1767229200000}}`, `["body","messages",1,"content",1,"text"]`},
+		{`{"messages":[{"content":"ok","role":"user"}],"schedule":{"scheduled_at":1767229200000},"callback_url":"https://example.com/` + "\xe9" + `"}`, `["body","callback_url"]`},
+		{`{"messages":[{"content":"ok","role":"user","na` + "\xff" + `me":"x"}],"schedule":{"scheduled_at":1767229200000}}`, `["body","messages",0,"na` + "\ufffd" + `me"]`},
+	} {
+		want(t, e.do("POST", "/v1/agents/agent-1/schedule", tc.body), http.StatusUnprocessableEntity,
+			`{"detail":[{"loc":`+tc.loc+`,"msg":"`+msg+`","type":"string_unicode"}]}`)
+	}
+	want(t, e.do("GET", "/v1/agents/agent-1/schedule", ""), http.StatusOK, `{"scheduled_messages":[],"has_next_page":false}`)
+}

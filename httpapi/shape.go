@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tickler-go/tickler"
 )
@@ -240,6 +241,85 @@ func checkBody(body []byte, s shape) []fieldError {
 		}}
 	}
 	var rep report
+	if !utf8.Valid(body) {
+		checkUTF8(body, &rep)
+		return rep.list()
+	}
 	s([]any{"body"}, v, &rep)
 	return rep.list()
+}
+
+// checkUTF8 reports each string of body, a valid JSON value, that is not
+// valid UTF-8, by its location: encoding/json would read it with U+FFFD in
+// place of the bad bytes, and a message must read back exactly as it was
+// sent. A bad object key is reported at the key, as decoded.
+func checkUTF8(body []byte, rep *report) {
+	// frame is an object or array being read: the key or index of the
+	// value being read in it.
+	type frame struct {
+		object  bool
+		wantKey bool // object: the next string is a key
+		key     string
+		index   int
+	}
+	var stack []frame
+	loc := func() []any {
+		l := []any{"body"}
+		for _, f := range stack {
+			if f.object {
+				l = append(l, f.key)
+			} else {
+				l = append(l, f.index)
+			}
+		}
+		return l
+	}
+	// done moves the innermost container past the value just read.
+	done := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].object {
+				stack[n-1].wantKey = true
+			} else {
+				stack[n-1].index++
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	start := dec.InputOffset()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return // io.EOF: the body was checked as valid JSON before
+		}
+		end := dec.InputOffset()
+		// Between start and end, only the token itself can hold bytes
+		// outside ASCII: separators and white space are ASCII.
+		raw := body[start:end]
+		start = end
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				stack = append(stack, frame{object: t == '{', wantKey: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				done()
+			}
+		case string:
+			n := len(stack)
+			isKey := n > 0 && stack[n-1].object && stack[n-1].wantKey
+			if isKey {
+				stack[n-1].key, stack[n-1].wantKey = t, false
+			}
+			if !utf8.Valid(raw) {
+				rep.add(fieldError{Loc: loc(), Msg: msgUnicode, Type: typeUnicode})
+			}
+			if !isKey {
+				done()
+			}
+		default:
+			done()
+		}
+	}
 }
