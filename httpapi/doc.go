@@ -43,6 +43,10 @@
 //   - 400: a one-time schedule whose scheduled_at is not in the future
 //     ([tickler.ErrScheduledInPast]); detail is a string.
 //   - 401: the authorizer ([WithAuthorizer]) refused the request.
+//   - 403: the Host header names a host the handler does not answer
+//     ([WithAllowedHosts]). A handler without an authorizer answers
+//     only loopback names (localhost, 127.0.0.1, [::1], any port) by
+//     default, against DNS rebinding.
 //   - 404: no such route, an agent the lookup ([WithAgentLookup]) does not
 //     know, or a scheduled message that does not exist or belongs to
 //     another agent ([tickler.ErrNotFound]).
@@ -76,8 +80,9 @@
 //
 // # Checks, in order
 //
-// A request is first authorized (so an unauthorized caller learns nothing,
-// not even which routes exist), then routed (404, 405), then its agent is
+// A request's Host is first checked, then it is authorized (so an
+// unauthorized caller learns nothing, not even which routes exist), then
+// routed (404, 405), then the ids of its path are checked and its agent is
 // looked up, then its body is read and validated, and only then does the
 // handler call the scheduler. The handler calls nothing but the public
 // [tickler.Scheduler] API; it is safe for concurrent use as the scheduler

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strconv"
@@ -34,6 +36,9 @@ type handler struct {
 	s   *tickler.Scheduler
 	o   options
 	mux *http.ServeMux
+	// hostAllowed reports whether a Host header's name may be answered;
+	// nil allows all (see WithAllowedHosts).
+	hostAllowed func(host string) bool
 }
 
 // New returns a handler that serves s with Letta's scheduled-messages API
@@ -49,7 +54,7 @@ func New(s *tickler.Scheduler, opts ...Option) http.Handler {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &handler{s: s, o: o, mux: http.NewServeMux()}
+	h := &handler{s: s, o: o, mux: http.NewServeMux(), hostAllowed: hostCheck(o)}
 	h.mux.HandleFunc("POST "+routeSchedules, h.agent(h.create))
 	h.mux.HandleFunc("GET "+routeSchedules, h.agent(h.list))
 	h.mux.HandleFunc(routeSchedules, h.notAllowed("GET, HEAD, POST"))
@@ -85,6 +90,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.fail(tw, http.StatusInternalServerError, "Internal Server Error")
 		}
 	}()
+	if h.hostAllowed != nil && !h.hostAllowed(hostName(r.Host)) {
+		h.fail(tw, http.StatusForbidden, "Host not allowed")
+		return
+	}
 	if h.o.authorize != nil {
 		if err := h.o.authorize(r); err != nil {
 			tw.Header().Set("WWW-Authenticate", "Bearer")
@@ -93,6 +102,47 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.mux.ServeHTTP(tw, r)
+}
+
+// hostCheck returns the check of Host headers that o asks for, nil for
+// none: the names of WithAllowedHosts, or loopback names when there is no
+// authorizer.
+func hostCheck(o options) func(string) bool {
+	switch {
+	case o.allowedHosts != nil:
+		names := make(map[string]bool, len(o.allowedHosts))
+		for _, h := range o.allowedHosts {
+			if h == "*" {
+				return nil
+			}
+			names[hostName(h)] = true
+		}
+		return func(host string) bool { return names[host] }
+	case o.authorize == nil:
+		return isLoopbackName
+	}
+	return nil
+}
+
+// hostName returns the name in a Host header, or in a name given to
+// WithAllowedHosts: without the port, brackets and a final dot, in lower
+// case.
+func hostName(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
+// isLoopbackName reports whether a host name (see hostName) is localhost
+// or a loopback address.
+func isLoopbackName(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // trackingWriter remembers whether the response has started, so that a

@@ -43,8 +43,9 @@ func setupWith(t *testing.T, sopts []tickler.Option, opts ...httpapi.Option) *en
 }
 
 // newRequest returns a request; a non-empty body is sent as JSON.
+// It is addressed to localhost, as a local client's would be.
 func newRequest(method, path, body string) *http.Request {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r := httptest.NewRequest(method, "http://localhost:8283"+path, strings.NewReader(body))
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -708,4 +709,39 @@ func TestInvalidUTF8InABodyIs422NamingTheField(t *testing.T) {
 			`{"detail":[{"loc":`+tc.loc+`,"msg":"`+msg+`","type":"string_unicode"}]}`)
 	}
 	want(t, e.do("GET", "/v1/agents/agent-1/schedule", ""), http.StatusOK, `{"scheduled_messages":[],"has_next_page":false}`)
+}
+
+// A web page of another site can make a browser send requests to a server
+// on the loopback address by pointing its own name there (DNS rebinding);
+// the Host header still names that site. A server without an API key
+// answers only requests to loopback names.
+func TestKeylessServerAnswersOnlyLoopbackHostNames(t *testing.T) {
+	t.Parallel()
+	keyless := setup(t)
+	keyed := setup(t, httpapi.WithAuthorizer(httpapi.BearerToken("secret")))
+	listed := setup(t, httpapi.WithAllowedHosts("tickler.internal", "[::1]"))
+	open := setup(t, httpapi.WithAllowedHosts("*"))
+	const (
+		ok        = `{"scheduled_messages":[],"has_next_page":false}`
+		forbidden = `{"detail":"Host not allowed"}`
+	)
+	get := func(e *env, host, auth string) *httptest.ResponseRecorder {
+		r := newRequest("GET", "/v1/agents/agent-1/schedule", "")
+		r.Host = host
+		if auth != "" {
+			r.Header.Set("Authorization", "Bearer "+auth)
+		}
+		return e.serve(r)
+	}
+	for _, host := range []string{"localhost", "localhost:8283", "LocalHost:1", "localhost.:8283", "127.0.0.1:8283", "127.0.0.2", "[::1]:8283", "[::1]"} {
+		want(t, get(keyless, host, ""), http.StatusOK, ok)
+	}
+	for _, host := range []string{"rebind.attacker.example:8283", "attacker.example", "localhost.attacker.example", "10.0.0.5:8283", "[::2]:8283", "", "localhost:8283:1"} {
+		want(t, get(keyless, host, ""), http.StatusForbidden, forbidden)
+		want(t, get(keyed, host, "secret"), http.StatusOK, ok)
+		want(t, get(open, host, ""), http.StatusOK, ok)
+	}
+	want(t, get(listed, "Tickler.Internal:443", ""), http.StatusOK, ok)
+	want(t, get(listed, "[::1]:8283", ""), http.StatusOK, ok)
+	want(t, get(listed, "localhost:8283", ""), http.StatusForbidden, forbidden)
 }

@@ -27,6 +27,8 @@ type options struct {
 	agentExists  func(ctx context.Context, agentID string) (bool, error)
 	maxBodyBytes int64
 	maxPageBytes int
+	// allowedHosts is nil unless WithAllowedHosts was given.
+	allowedHosts []string
 	logger       *slog.Logger
 }
 
@@ -45,6 +47,24 @@ func defaultOptions() options {
 // "Authorization: Bearer <api key>"; [BearerToken] checks exactly that.
 func WithAuthorizer(fn func(r *http.Request) error) Option {
 	return func(o *options) { o.authorize = fn }
+}
+
+// WithAllowedHosts makes the handler answer only requests whose Host
+// header names one of hosts (compared without the port, ignoring case and
+// a final dot; an IPv6 address in brackets or not); any other request is
+// refused with 403 before anything else is looked at. "*" allows every
+// host.
+//
+// Without this option, a handler with no authorizer ([WithAuthorizer])
+// allows only loopback names: localhost and the loopback addresses, such
+// as 127.0.0.1 and [::1], with any port. This stops DNS rebinding: a web
+// page of another site that points its own name at 127.0.0.1 can make a
+// browser send requests to a server without an API key on the loopback
+// address, but the Host header still names that site. A keyless server
+// reached by another name (in a container, say) lists its names here; a
+// handler with an authorizer allows any host by default.
+func WithAllowedHosts(hosts ...string) Option {
+	return func(o *options) { o.allowedHosts = append([]string{}, hosts...) }
 }
 
 // WithAgentLookup makes every route first ask fn whether the agent of the
