@@ -38,4 +38,8 @@
 // refused too. Proxies from the environment are not used, and redirects
 // are not followed. [AllowPrivate] turns the check off, for local
 // development and tests.
+//
+// A callback URL may carry credentials (https://user:token@host/): they
+// are sent, but logs, errors and [Report]s show the URL with its user
+// information replaced by "xxxxx".
 package callback

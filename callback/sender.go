@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,8 @@ type Payload struct {
 
 // Report says how one callback ended; see [WithReporter].
 type Report struct {
+	// URL is the callback URL, with any user information (user name and
+	// password) replaced by "xxxxx", as in logs and errors.
 	URL     string
 	Payload Payload
 	// Attempts is how many HTTP requests were tried.
@@ -87,7 +91,10 @@ type Sender struct {
 }
 
 type job struct {
-	url     string
+	url string
+	// shown is url with its credentials redacted (see redact): what logs,
+	// errors and reports say.
+	shown   string
 	payload Payload
 	body    []byte
 }
@@ -179,7 +186,7 @@ func (s *Sender) Handle(ev tickler.Event) {
 		s.o.logger.Error("callback: encoding the payload failed", "id", ev.ScheduledMessageID, "err", err)
 		return
 	}
-	s.enqueue(job{url: ev.CallbackURL, payload: p, body: body})
+	s.enqueue(job{url: ev.CallbackURL, shown: redact(ev.CallbackURL), payload: p, body: body})
 }
 
 func (s *Sender) enqueue(j job) {
@@ -195,7 +202,7 @@ func (s *Sender) enqueue(j job) {
 		}
 	}
 	n := s.dropped.Add(1)
-	s.o.logger.Warn("callback: dropped: "+why, "url", j.url, "key", j.payload.IdempotencyKey, "dropped", n)
+	s.o.logger.Warn("callback: dropped: "+why, "url", j.shown, "key", j.payload.IdempotencyKey, "dropped", n)
 }
 
 // Stats returns the counts so far. It is safe to call at any time.
@@ -242,7 +249,7 @@ func (s *Sender) work() {
 // send tries one callback until it is answered 2xx, fails for good, or
 // runs out of retries.
 func (s *Sender) send(j job) {
-	rep := Report{URL: j.url, Payload: j.payload}
+	rep := Report{URL: j.shown, Payload: j.payload}
 	for {
 		rep.Attempts++
 		var retry bool
@@ -263,10 +270,10 @@ func (s *Sender) send(j job) {
 	}
 	if rep.Err == nil {
 		s.sent.Add(1)
-		s.o.logger.Debug("callback: sent", "url", j.url, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts)
+		s.o.logger.Debug("callback: sent", "url", j.shown, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts)
 	} else {
 		s.failed.Add(1)
-		s.o.logger.Warn("callback: failed", "url", j.url, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts, "status", rep.StatusCode, "err", rep.Err)
+		s.o.logger.Warn("callback: failed", "url", j.shown, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts, "status", rep.StatusCode, "err", rep.Err)
 	}
 	if s.o.report != nil {
 		s.o.report(rep)
@@ -280,14 +287,14 @@ func (s *Sender) post(j job) (status int, retry bool, err error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.url, bytes.NewReader(j.body))
 	if err != nil {
-		return 0, false, fmt.Errorf("callback: %w", err)
+		return 0, false, fmt.Errorf("callback: %w", redactErr(err, j.shown))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "tickler-callback")
 	req.Header.Set("Idempotency-Key", j.payload.IdempotencyKey)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, !errors.Is(err, ErrRefused), err
+		return 0, !errors.Is(err, ErrRefused), redactErr(err, j.shown)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -295,8 +302,40 @@ func (s *Sender) post(j job) (status int, retry bool, err error) {
 	case c >= 200 && c < 300:
 		return c, false, nil
 	case c == http.StatusRequestTimeout, c == http.StatusTooManyRequests, c >= 500:
-		return c, true, fmt.Errorf("callback: %s answered %s", j.url, resp.Status)
+		return c, true, fmt.Errorf("callback: %s answered %s", j.shown, resp.Status)
 	default:
-		return c, false, fmt.Errorf("callback: %s answered %s", j.url, resp.Status)
+		return c, false, fmt.Errorf("callback: %s answered %s", j.shown, resp.Status)
 	}
+}
+
+// redact returns a URL with its user information, which may hold a
+// password or a token, replaced by "xxxxx", for logs, errors and reports.
+// It works on the text, so that a URL too broken to parse is redacted too.
+func redact(raw string) string {
+	start := 0
+	if i := strings.Index(raw, "//"); i >= 0 {
+		start = i + 2
+	} else if i := strings.IndexByte(raw, ':'); i >= 0 {
+		start = i + 1
+	}
+	end := len(raw)
+	if i := strings.IndexAny(raw[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndexByte(raw[start:end], '@')
+	if at < 0 {
+		return raw
+	}
+	return raw[:start] + "xxxxx" + raw[start+at:]
+}
+
+// redactErr puts shown in place of the URL that an error of net/http or
+// net/url names (which keeps the user name, and for a URL that does not
+// parse, the password too).
+func redactErr(err error, shown string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = shown
+	}
+	return err
 }

@@ -1,15 +1,19 @@
 package callback_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -410,4 +414,66 @@ func TestPayloadKeepsHTMLCharactersAsTheyAre(t *testing.T) {
 	if got := recv(t, rc.reqs); got.body != want {
 		t.Fatalf("got  %s\nwant %s", got.body, want)
 	}
+}
+
+// A callback URL may carry credentials (https://user:token@host/); they
+// never reach a log line, a report or an error.
+func TestCredentialsInACallbackURLAreNeverLogged(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing listens there any more
+	withCreds := func(u string) string { return strings.Replace(u, "http://", "http://tok3n:s3cret@", 1) }
+
+	open, reports := newSender(t, callback.AllowPrivate(), callback.WithLogger(logger), callback.WithRetries(0))
+	guarded, greports := newSender(t, callback.WithLogger(logger))
+	var reps []callback.Report
+	open.Handle(delivered(withCreds(rc.URL) + "/hook")) // answered 400
+	reps = append(reps, recv(t, reports))
+	open.Handle(delivered(withCreds(rc.URL) + "/hook")) // answered 200
+	reps = append(reps, recv(t, reports))
+	open.Handle(delivered(withCreds(closed.URL) + "/hook")) // connection refused
+	reps = append(reps, recv(t, reports))
+	open.Handle(delivered("http://tok3n:s3cret@exa mple.com/")) // no URL at all
+	reps = append(reps, recv(t, reports))
+	guarded.Handle(delivered(withCreds(rc.URL) + "/hook")) // refused address
+	reps = append(reps, recv(t, greports))
+	if err := open.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	open.Handle(delivered(withCreds(rc.URL))) // dropped: closed
+
+	for i, rep := range reps {
+		s := fmt.Sprintf("%s %v", rep.URL, rep.Err)
+		if strings.Contains(s, "tok3n") || strings.Contains(s, "s3cret") {
+			t.Errorf("report %d: %s", i, s)
+		}
+	}
+	if out := logs.String(); strings.Contains(out, "tok3n") || strings.Contains(out, "s3cret") || strings.Count(out, "level=") != 6 {
+		t.Errorf("logs:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the sender's workers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
