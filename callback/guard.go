@@ -34,6 +34,9 @@ var refusedPrefixes = []struct {
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved or broadcast"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64"},
+	// ::a.b.c.d (RFC 4291 deprecates it), which some stacks still route to
+	// a.b.c.d; :: and ::1 are caught as unspecified and loopback first.
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible (deprecated)"},
 	{netip.MustParsePrefix("fec0::/10"), "site-local"},
 }
 
@@ -50,7 +53,9 @@ var (
 
 // checkAddr returns an error matching [ErrRefused] if a callback must not
 // connect to ip, and nil if it may. An IPv4 address embedded in an IPv6
-// one (IPv4-mapped, NAT64, 6to4) is judged as the IPv4 address.
+// one (IPv4-mapped, NAT64, 6to4) is judged as the IPv4 address; the
+// deprecated IPv4-compatible form (::a.b.c.d) is refused whatever it
+// embeds.
 func checkAddr(ip netip.Addr) error {
 	reason := refusal(ip)
 	if reason == "" {

@@ -38,6 +38,9 @@ func TestCheckAddrRefusesNonPublicAddresses(t *testing.T) {
 		{"2002:7f00:1::1", "loopback"}, // 6to4 of 127.0.0.1
 		{"2002:a00:1::1", "private"},   // 6to4 of 10.0.0.1
 		{"fec0::1", "site-local"},
+		{"::127.0.0.1", "IPv4-compatible (deprecated)"},
+		{"::8.8.8.8", "IPv4-compatible (deprecated)"},
+		{"::ffff:10.0.0.1", "private"},
 	} {
 		err := checkAddr(netip.MustParseAddr(tc.addr))
 		if !errors.Is(err, ErrRefused) {

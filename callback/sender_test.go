@@ -477,3 +477,23 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// An IPv6 address can spell an IPv4 one: IPv4-mapped (::ffff:127.0.0.1) is
+// judged as the IPv4 address, and the deprecated IPv4-compatible form
+// (::127.0.0.1), which some stacks route to IPv4, is refused whatever it
+// embeds.
+func TestIPv6SpellingsOfIPv4AddressesAreRefused(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	u, _ := url.Parse(rc.URL)
+	s, reports := newSender(t)
+	for _, host := range []string{"[::127.0.0.1]", "[::ffff:127.0.0.1]", "[::7f00:1]", "[::8.8.8.8]", "[::ffff:7f00:1]"} {
+		s.Handle(delivered("http://" + host + ":" + u.Port() + "/hook"))
+		if rep := recv(t, reports); !errors.Is(rep.Err, callback.ErrRefused) || rep.Attempts != 1 {
+			t.Errorf("%s: report %+v", host, rep)
+		}
+	}
+	if n := len(rc.reqs); n != 0 {
+		t.Fatalf("the receiver got %d requests", n)
+	}
+}
