@@ -74,6 +74,9 @@
 //     sent. An agent id in the path must be at most [MaxAgentIDBytes]
 //     bytes, and must not be "." or ".." or contain "/" (sent as %2E or
 //     %2F).
+//     A callback_url whose port is outside 1-65535, or, unless
+//     [AllowPrivateCallbacks], whose host is localhost or a literal
+//     loopback, private or link-local address, is 422 on callback_url.
 //   - 500: the store failed, a hook failed, or a handler panicked. The
 //     detail says no more than "Internal Server Error"; the cause goes to
 //     the logger ([WithLogger]).

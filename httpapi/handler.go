@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/callback"
 	"github.com/tickler-go/tickler/internal/wire"
 )
 
@@ -234,6 +235,9 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, agentID string)
 	if !h.decode(w, r, createShape, &req) {
 		return
 	}
+	if !h.checkCallback(w, req.CallbackURL) {
+		return
+	}
 	sm, err := h.s.Create(r.Context(), agentID, req)
 	if err != nil {
 		h.schedulerError(w, r, err)
@@ -241,6 +245,24 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, agentID string)
 	}
 	w.Header().Set("Location", "/v1/agents/"+url.PathEscape(agentID)+"/schedule/"+url.PathEscape(sm.ID))
 	h.writeJSON(w, http.StatusCreated, createResponse{ID: sm.ID, NextScheduledAt: tickler.FormatTime(sm.NextScheduledTime)})
+}
+
+// checkCallback refuses, with 422 on callback_url, a callback URL that
+// the callback sender would refuse at every delivery (see
+// AllowPrivateCallbacks); it reports false if it has answered. A URL that
+// is not an absolute http or https one is left to the scheduler, whose
+// error says so.
+func (h *handler) checkCallback(w http.ResponseWriter, rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if rawURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return true
+	}
+	err = callback.CheckURL(rawURL)
+	if err == nil || h.o.allowPrivateCallbacks && errors.Is(err, callback.ErrRefused) {
+		return true
+	}
+	h.invalid(w, fieldError{Loc: []any{"body", "callback_url"}, Msg: strings.TrimPrefix(err.Error(), "callback: "), Type: typeValue})
+	return false
 }
 
 // decode reads a JSON body that must fit the shape s into v. It answers
@@ -352,6 +374,9 @@ func (h *handler) noBody(w http.ResponseWriter, r *http.Request) bool {
 func (h *handler) update(w http.ResponseWriter, r *http.Request, agentID string) {
 	var req tickler.UpdateRequest
 	if !h.decode(w, r, updateShape, &req) {
+		return
+	}
+	if req.CallbackURL != nil && !h.checkCallback(w, *req.CallbackURL) {
 		return
 	}
 	sm, err := h.s.Update(r.Context(), agentID, r.PathValue("scheduled_message_id"), req)

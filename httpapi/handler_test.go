@@ -745,3 +745,43 @@ func TestKeylessServerAnswersOnlyLoopbackHostNames(t *testing.T) {
 	want(t, get(listed, "[::1]:8283", ""), http.StatusOK, ok)
 	want(t, get(listed, "localhost:8283", ""), http.StatusForbidden, forbidden)
 }
+
+// The callback sender refuses private addresses when it connects; a URL
+// whose host says so already is refused when the schedule is created, so
+// the caller hears of it.
+func TestPrivateCallbackURLsAre422UnlessAllowed(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	allowing := setup(t, httpapi.AllowPrivateCallbacks())
+	body := func(u string) string {
+		return `{"messages":[{"content":"hi","role":"user"}],"schedule":{"scheduled_at":1767229200000},"callback_url":"` + u + `"}`
+	}
+	refused := func(t *testing.T, rec *httptest.ResponseRecorder, u string) {
+		t.Helper()
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"loc":["body","callback_url"]`) {
+			t.Errorf("%s: %d %s", u, rec.Code, rec.Body)
+		}
+	}
+	for _, u := range []string{
+		"http://127.0.0.1:8080/cb", "http://127.1.2.3/", "http://localhost/cb", "http://LOCALHOST./", "http://api.localhost/",
+		"http://[::1]:9/", "http://10.0.0.1/", "http://192.168.1.1/", "https://[fd12::1]/",
+		"http://169.254.169.254/latest/meta-data/", "http://[fe80::1%25eth0]/", "http://[::127.0.0.1]/", "http://[::ffff:127.0.0.1]/",
+		"http://0.0.0.0/",
+	} {
+		refused(t, e.do("POST", "/v1/agents/agent-1/schedule", body(u)), u)
+		if rec := allowing.do("POST", "/v1/agents/agent-1/schedule", body(u)); rec.Code != http.StatusCreated {
+			t.Errorf("%s with private callbacks allowed: %d %s", u, rec.Code, rec.Body)
+		}
+	}
+	for _, u := range []string{"https://example.com:99999/cb", "https://example.com:0/cb"} {
+		refused(t, e.do("POST", "/v1/agents/agent-1/schedule", body(u)), u)
+		refused(t, allowing.do("POST", "/v1/agents/agent-1/schedule", body(u)), u)
+	}
+	for _, u := range []string{"https://example.com/cb", "https://example.com:8443/cb", "http://8.8.8.8/", "https://callbacks.internal.example/"} {
+		if rec := e.do("POST", "/v1/agents/agent-1/schedule", body(u)); rec.Code != http.StatusCreated {
+			t.Errorf("%s: %d %s", u, rec.Code, rec.Body)
+		}
+	}
+	id := e.create("agent-1", oneTime("hi", 1))
+	refused(t, e.do("PATCH", "/v1/agents/agent-1/schedule/"+id, `{"callback_url":"http://127.0.0.1/"}`), "PATCH")
+}

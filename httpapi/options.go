@@ -27,6 +27,8 @@ type options struct {
 	agentExists  func(ctx context.Context, agentID string) (bool, error)
 	maxBodyBytes int64
 	maxPageBytes int
+	// allowPrivateCallbacks lets callback_url name private addresses.
+	allowPrivateCallbacks bool
 	// allowedHosts is nil unless WithAllowedHosts was given.
 	allowedHosts []string
 	logger       *slog.Logger
@@ -91,6 +93,18 @@ func WithMaxBodyBytes(n int64) Option {
 // however large, so paging always moves on. A bound below 1 is raised to 1.
 func WithMaxPageBytes(n int) Option {
 	return func(o *options) { o.maxPageBytes = max(n, 1) }
+}
+
+// AllowPrivateCallbacks lets a callback_url name localhost or a literal
+// loopback, private, link-local or other non-public address, mirroring
+// [callback.AllowPrivate]; give both or neither. Without it such a URL is
+// refused when a schedule is created or updated (422 on callback_url),
+// since a [callback.Sender] that does not allow private addresses would
+// refuse it at every delivery (see [callback.CheckURL]). Host names are
+// not resolved then: the sender checks what they resolve to when it
+// connects. A port outside 1-65535 is refused either way.
+func AllowPrivateCallbacks() Option {
+	return func(o *options) { o.allowPrivateCallbacks = true }
 }
 
 // WithLogger sets the logger for server-side failures (5xx) and panics.
