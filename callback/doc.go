@@ -31,11 +31,16 @@
 // loopback, private (RFC 1918, fc00::/7), link-local (including the cloud
 // metadata address 169.254.169.254), unspecified, multicast, carrier-grade
 // NAT and reserved ranges, and fd00:ec2::254; an IPv4 address embedded in
-// an IPv6 one is judged as the IPv4 address. The check is made on the
+// an IPv6 one (IPv4-mapped, NAT64, 6to4) is judged as the IPv4 address,
+// and the deprecated IPv4-compatible form (::127.0.0.1) is refused. The check is made on the
 // addresses the host name resolves to, at dial time, and the connection is
 // made to the address that was checked, so a name that resolves to a
 // private address, or a DNS answer that changes between check and use, is
 // refused too. Proxies from the environment are not used, and redirects
 // are not followed. [AllowPrivate] turns the check off, for local
 // development and tests.
+//
+// A callback URL may carry credentials (https://user:token@host/): they
+// are sent, but logs, errors and [Report]s show the URL with its user
+// information replaced by "xxxxx".
 package callback

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -34,6 +36,9 @@ var refusedPrefixes = []struct {
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved or broadcast"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64"},
+	// ::a.b.c.d (RFC 4291 deprecates it), which some stacks still route to
+	// a.b.c.d; :: and ::1 are caught as unspecified and loopback first.
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible (deprecated)"},
 	{netip.MustParsePrefix("fec0::/10"), "site-local"},
 }
 
@@ -50,7 +55,9 @@ var (
 
 // checkAddr returns an error matching [ErrRefused] if a callback must not
 // connect to ip, and nil if it may. An IPv4 address embedded in an IPv6
-// one (IPv4-mapped, NAT64, 6to4) is judged as the IPv4 address.
+// one (IPv4-mapped, NAT64, 6to4) is judged as the IPv4 address; the
+// deprecated IPv4-compatible form (::a.b.c.d) is refused whatever it
+// embeds.
 func checkAddr(ip netip.Addr) error {
 	reason := refusal(ip)
 	if reason == "" {
@@ -164,4 +171,39 @@ func (g *guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 		}
 	}
 	return nil, firstErr
+}
+
+// CheckURL reports, without looking up any name, what makes a callback
+// to rawURL fail for sure with a [Sender] that does not [AllowPrivate]: a
+// URL that is not an absolute http or https one, a port outside 1-65535,
+// or a host that is localhost (or a name under .localhost) or a literal
+// address the sender refuses (loopback, private, link-local and the
+// others listed in the package documentation). The error for a host
+// matches [ErrRefused]. A server calls it when a schedule is created, so
+// that its caller hears of a URL that can never be called back; a host
+// name is not resolved here, since the sender checks the addresses it
+// resolves to when it connects.
+func CheckURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("callback: %w", redactErr(err, redact(rawURL)))
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("callback: not an absolute http or https URL")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("callback: invalid port %q", p)
+		}
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return fmt.Errorf("%w: %s is loopback", ErrRefused, host)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if reason := refusal(ip); reason != "" {
+			return fmt.Errorf("%w: %s is %s", ErrRefused, ip, reason)
+		}
+	}
+	return nil
 }

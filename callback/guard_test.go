@@ -3,6 +3,7 @@ package callback
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +39,9 @@ func TestCheckAddrRefusesNonPublicAddresses(t *testing.T) {
 		{"2002:7f00:1::1", "loopback"}, // 6to4 of 127.0.0.1
 		{"2002:a00:1::1", "private"},   // 6to4 of 10.0.0.1
 		{"fec0::1", "site-local"},
+		{"::127.0.0.1", "IPv4-compatible (deprecated)"},
+		{"::8.8.8.8", "IPv4-compatible (deprecated)"},
+		{"::ffff:10.0.0.1", "private"},
 	} {
 		err := checkAddr(netip.MustParseAddr(tc.addr))
 		if !errors.Is(err, ErrRefused) {
@@ -72,5 +76,34 @@ func TestDialControlChecksTheConnectedAddress(t *testing.T) {
 	}
 	if open := newGuard(true, nil); open.dialer.Control != nil {
 		t.Error("AllowPrivate still checks at dial time")
+	}
+}
+
+func TestCheckURLRefusesWhatCanNeverBeCalledBack(t *testing.T) {
+	t.Parallel()
+	for u, refused := range map[string]bool{
+		"http://127.0.0.1:8080/cb": true,
+		"http://localhost/":        true,
+		"http://a.localhost./":     true,
+		"http://[::127.0.0.1]/":    true,
+		"http://[fe80::1%25eth0]/": true,
+		"https://example.com:0/":   false,
+		"https://example.com:1e3/": false,
+		"https://user:pw@:99999/":  false,
+		"ftp://example.com/":       false,
+		"/relative":                false,
+	} {
+		err := CheckURL(u)
+		if err == nil || errors.Is(err, ErrRefused) != refused {
+			t.Errorf("%s: %v, want refused=%v", u, err, refused)
+		}
+	}
+	for _, u := range []string{"https://example.com/cb", "http://8.8.8.8:8080/", "https://callbacks.internal.example/"} {
+		if err := CheckURL(u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	if err := CheckURL("https://user:pw@:99999/"); err == nil || strings.Contains(err.Error(), "pw") {
+		t.Errorf("error shows the password: %v", err)
 	}
 }

@@ -7,13 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/internal/wire"
 )
 
 // Payload is the JSON body POSTed to a callback URL when a delivery ends.
@@ -43,6 +45,8 @@ type Payload struct {
 
 // Report says how one callback ended; see [WithReporter].
 type Report struct {
+	// URL is the callback URL, with any user information (user name and
+	// password) replaced by "xxxxx", as in logs and errors.
 	URL     string
 	Payload Payload
 	// Attempts is how many HTTP requests were tried.
@@ -69,9 +73,12 @@ type Stats struct {
 // delivery of it ends. Pass its Handle method to [tickler.WithEventHandler].
 // Create one with [New] and Close it after the scheduler has stopped.
 type Sender struct {
-	o      options
-	client *http.Client
-	own    *http.Transport // the default transport, closed by Close
+	o options
+	// backoff is the module's one backoff (see [tickler.RetryPolicy.Delay])
+	// with the sender's base and cap; only its Delay is used.
+	backoff tickler.RetryPolicy
+	client  *http.Client
+	own     *http.Transport // the default transport, closed by Close
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -84,7 +91,10 @@ type Sender struct {
 }
 
 type job struct {
-	url     string
+	url string
+	// shown is url with its credentials redacted (see redact): what logs,
+	// errors and reports say.
+	shown   string
 	payload Payload
 	body    []byte
 }
@@ -96,6 +106,7 @@ func New(opts ...Option) *Sender {
 		opt(&o)
 	}
 	s := &Sender{o: o, client: o.client, queue: make(chan job, o.queueSize)}
+	s.backoff = tickler.RetryPolicy{Base: o.backoffBase, Cap: o.backoffCap}
 	if s.client == nil {
 		g := newGuard(o.allowPrivate, o.resolver)
 		s.own = &http.Transport{
@@ -151,7 +162,7 @@ func (s *Sender) Handle(ev tickler.Event) {
 	case tickler.EventDelivered:
 		p.Status = tickler.StatusSuccess
 		if ev.Result.Response != nil {
-			b, err := json.Marshal(ev.Result.Response)
+			b, err := wire.Marshal(ev.Result.Response)
 			if err != nil {
 				s.o.logger.Warn("callback: the delivery's response is not JSON; sending null", "id", ev.ScheduledMessageID, "err", err)
 			} else {
@@ -170,12 +181,12 @@ func (s *Sender) Handle(ev tickler.Event) {
 	default:
 		return
 	}
-	body, err := json.Marshal(p)
+	body, err := wire.Marshal(p)
 	if err != nil { // cannot happen: every field marshals
 		s.o.logger.Error("callback: encoding the payload failed", "id", ev.ScheduledMessageID, "err", err)
 		return
 	}
-	s.enqueue(job{url: ev.CallbackURL, payload: p, body: body})
+	s.enqueue(job{url: ev.CallbackURL, shown: redact(ev.CallbackURL), payload: p, body: body})
 }
 
 func (s *Sender) enqueue(j job) {
@@ -191,7 +202,7 @@ func (s *Sender) enqueue(j job) {
 		}
 	}
 	n := s.dropped.Add(1)
-	s.o.logger.Warn("callback: dropped: "+why, "url", j.url, "key", j.payload.IdempotencyKey, "dropped", n)
+	s.o.logger.Warn("callback: dropped: "+why, "url", j.shown, "key", j.payload.IdempotencyKey, "dropped", n)
 }
 
 // Stats returns the counts so far. It is safe to call at any time.
@@ -238,7 +249,7 @@ func (s *Sender) work() {
 // send tries one callback until it is answered 2xx, fails for good, or
 // runs out of retries.
 func (s *Sender) send(j job) {
-	rep := Report{URL: j.url, Payload: j.payload}
+	rep := Report{URL: j.shown, Payload: j.payload}
 	for {
 		rep.Attempts++
 		var retry bool
@@ -246,7 +257,7 @@ func (s *Sender) send(j job) {
 		if rep.Err == nil || !retry || rep.Attempts > s.o.retries || s.ctx.Err() != nil {
 			break
 		}
-		t := time.NewTimer(s.backoff(rep.Attempts))
+		t := time.NewTimer(s.backoff.Delay(rep.Attempts))
 		select {
 		case <-t.C:
 		case <-s.ctx.Done():
@@ -259,10 +270,10 @@ func (s *Sender) send(j job) {
 	}
 	if rep.Err == nil {
 		s.sent.Add(1)
-		s.o.logger.Debug("callback: sent", "url", j.url, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts)
+		s.o.logger.Debug("callback: sent", "url", j.shown, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts)
 	} else {
 		s.failed.Add(1)
-		s.o.logger.Warn("callback: failed", "url", j.url, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts, "status", rep.StatusCode, "err", rep.Err)
+		s.o.logger.Warn("callback: failed", "url", j.shown, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts, "status", rep.StatusCode, "err", rep.Err)
 	}
 	if s.o.report != nil {
 		s.o.report(rep)
@@ -276,14 +287,14 @@ func (s *Sender) post(j job) (status int, retry bool, err error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.url, bytes.NewReader(j.body))
 	if err != nil {
-		return 0, false, fmt.Errorf("callback: %w", err)
+		return 0, false, fmt.Errorf("callback: %w", redactErr(err, j.shown))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "tickler-callback")
 	req.Header.Set("Idempotency-Key", j.payload.IdempotencyKey)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, !errors.Is(err, ErrRefused), err
+		return 0, !errors.Is(err, ErrRefused), redactErr(err, j.shown)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -291,22 +302,40 @@ func (s *Sender) post(j job) (status int, retry bool, err error) {
 	case c >= 200 && c < 300:
 		return c, false, nil
 	case c == http.StatusRequestTimeout, c == http.StatusTooManyRequests, c >= 500:
-		return c, true, fmt.Errorf("callback: %s answered %s", j.url, resp.Status)
+		return c, true, fmt.Errorf("callback: %s answered %s", j.shown, resp.Status)
 	default:
-		return c, false, fmt.Errorf("callback: %s answered %s", j.url, resp.Status)
+		return c, false, fmt.Errorf("callback: %s answered %s", j.shown, resp.Status)
 	}
 }
 
-// backoff returns the delay after the n-th failed attempt: base·2^(n-1)
-// capped, drawn uniformly from its upper half.
-func (s *Sender) backoff(n int) time.Duration {
-	d := s.o.backoffBase
-	for i := 1; i < n && d < s.o.backoffCap; i++ {
-		d *= 2
+// redact returns a URL with its user information, which may hold a
+// password or a token, replaced by "xxxxx", for logs, errors and reports.
+// It works on the text, so that a URL too broken to parse is redacted too.
+func redact(raw string) string {
+	start := 0
+	if i := strings.Index(raw, "//"); i >= 0 {
+		start = i + 2
+	} else if i := strings.IndexByte(raw, ':'); i >= 0 {
+		start = i + 1
 	}
-	d = min(d, s.o.backoffCap)
-	if d <= 1 {
-		return max(d, 0)
+	end := len(raw)
+	if i := strings.IndexAny(raw[start:], "/?#"); i >= 0 {
+		end = start + i
 	}
-	return d/2 + rand.N(d/2+1)
+	at := strings.LastIndexByte(raw[start:end], '@')
+	if at < 0 {
+		return raw
+	}
+	return raw[:start] + "xxxxx" + raw[start+at:]
+}
+
+// redactErr puts shown in place of the URL that an error of net/http or
+// net/url names (which keeps the user name, and for a URL that does not
+// parse, the password too).
+func redactErr(err error, shown string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = shown
+	}
+	return err
 }

@@ -1,15 +1,19 @@
 package callback_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -395,4 +399,101 @@ func TestSchedulerEventsReachTheCallbackURL(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got.body, want)
 	}
 	recv(t, reports)
+}
+
+func TestPayloadKeepsHTMLCharactersAsTheyAre(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	s, _ := newSender(t, callback.AllowPrivate())
+	ev := delivered(rc.URL)
+	ev.Result = tickler.Result{RunID: "<run>&", Response: map[string]string{"reply": "<b>bold</b> & more"}}
+	s.Handle(ev)
+	want := `{"scheduled_message_id":"sm-1","agent_id":"agent-1","occurrence":"2026-08-07T22:00:00.000Z",` +
+		`"idempotency_key":"sm-1@1786140000000","status":"success","attempts":2,` +
+		`"response":{"reply":"<b>bold</b> & more"},"run_id":"<run>&","error":null}`
+	if got := recv(t, rc.reqs); got.body != want {
+		t.Fatalf("got  %s\nwant %s", got.body, want)
+	}
+}
+
+// A callback URL may carry credentials (https://user:token@host/); they
+// never reach a log line, a report or an error.
+func TestCredentialsInACallbackURLAreNeverLogged(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing listens there any more
+	withCreds := func(u string) string { return strings.Replace(u, "http://", "http://tok3n:s3cret@", 1) }
+
+	open, reports := newSender(t, callback.AllowPrivate(), callback.WithLogger(logger), callback.WithRetries(0))
+	guarded, greports := newSender(t, callback.WithLogger(logger))
+	var reps []callback.Report
+	open.Handle(delivered(withCreds(rc.URL) + "/hook")) // answered 400
+	reps = append(reps, recv(t, reports))
+	open.Handle(delivered(withCreds(rc.URL) + "/hook")) // answered 200
+	reps = append(reps, recv(t, reports))
+	open.Handle(delivered(withCreds(closed.URL) + "/hook")) // connection refused
+	reps = append(reps, recv(t, reports))
+	open.Handle(delivered("http://tok3n:s3cret@exa mple.com/")) // no URL at all
+	reps = append(reps, recv(t, reports))
+	guarded.Handle(delivered(withCreds(rc.URL) + "/hook")) // refused address
+	reps = append(reps, recv(t, greports))
+	if err := open.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	open.Handle(delivered(withCreds(rc.URL))) // dropped: closed
+
+	for i, rep := range reps {
+		s := fmt.Sprintf("%s %v", rep.URL, rep.Err)
+		if strings.Contains(s, "tok3n") || strings.Contains(s, "s3cret") {
+			t.Errorf("report %d: %s", i, s)
+		}
+	}
+	if out := logs.String(); strings.Contains(out, "tok3n") || strings.Contains(out, "s3cret") || strings.Count(out, "level=") != 6 {
+		t.Errorf("logs:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the sender's workers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// An IPv6 address can spell an IPv4 one: IPv4-mapped (::ffff:127.0.0.1) is
+// judged as the IPv4 address, and the deprecated IPv4-compatible form
+// (::127.0.0.1), which some stacks route to IPv4, is refused whatever it
+// embeds.
+func TestIPv6SpellingsOfIPv4AddressesAreRefused(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	u, _ := url.Parse(rc.URL)
+	s, reports := newSender(t)
+	for _, host := range []string{"[::127.0.0.1]", "[::ffff:127.0.0.1]", "[::7f00:1]", "[::8.8.8.8]", "[::ffff:7f00:1]"} {
+		s.Handle(delivered("http://" + host + ":" + u.Port() + "/hook"))
+		if rep := recv(t, reports); !errors.Is(rep.Err, callback.ErrRefused) || rep.Attempts != 1 {
+			t.Errorf("%s: report %+v", host, rep)
+		}
+	}
+	if n := len(rc.reqs); n != 0 {
+		t.Fatalf("the receiver got %d requests", n)
+	}
 }

@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/internal/wire"
 )
 
 // problem is every error body: {"detail": ...}, where detail is a string,
@@ -41,15 +41,22 @@ const (
 	typeIntParsing = "int_parsing"
 	typeUnion      = "union_type"
 	typeValue      = "value_error"
+	typeTooLong    = "too_long"
+	typeTooLongStr = "string_too_long"
+	typeUnicode    = "string_unicode"
+	// typeTooMany ends a list of errors that was cut short; pydantic has
+	// no such entry, as it has no such bound.
+	typeTooMany = "too_many_errors"
 )
+
+// msgUnicode is pydantic's message for a string that is not valid UTF-8.
+const msgUnicode = "Input should be a valid string, unable to parse raw data as a unicode string"
 
 // writeJSON answers status with v as JSON. HTML characters are not
 // escaped, so that a string reads back exactly as it went in.
 func (h *handler) writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := wire.Encode(&buf, v); err != nil {
 		h.o.logger.Error("httpapi: encoding a response failed", "err", err)
 		status = http.StatusInternalServerError
 		buf.Reset()

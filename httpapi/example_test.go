@@ -15,6 +15,7 @@ import (
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/httpapi"
 	"github.com/tickler-go/tickler/memory"
+	"github.com/tickler-go/tickler/ticklertest"
 )
 
 // The handler serves a scheduler with Letta's API. A real host listens
@@ -26,7 +27,7 @@ func Example() {
 	deliver := tickler.DelivererFunc(func(ctx context.Context, d *tickler.Delivery) (tickler.Result, error) {
 		return tickler.Result{}, nil // hand d.Message to the agent here
 	})
-	s, err := tickler.New(memory.New(), deliver, tickler.WithClock(clk))
+	s, err := tickler.New(memory.New(), deliver, tickler.WithClock(ticklertest.Clock(clk)))
 	if err != nil {
 		panic(err)
 	}

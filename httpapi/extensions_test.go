@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,5 +62,37 @@ func TestPauseResumeAndUpdateExtensions(t *testing.T) {
 	if rec := e.do("PATCH", base, "x=1"); rec.Code != http.StatusUnprocessableEntity {
 		// sent as JSON with a body that is not JSON
 		t.Errorf("PATCH with a non-JSON body: %d", rec.Code)
+	}
+}
+
+// A cross-site HTML form can POST without a preflight, but only as
+// text/plain, form-urlencoded or multipart: none of them may pause or
+// resume, with or without a body, exactly as none of them may delete.
+func TestPauseResumeAndDeleteRefuseNonJSONContentTypes(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	id := e.create("agent-1", `{"messages":[{"content":"hi","role":"user"}],"schedule":{"cron_expression":"0 * * * *","type":"recurring"}}`)
+	base := "/v1/agents/agent-1/schedule/" + id
+	for _, route := range []struct{ method, path string }{{"POST", base + "/pause"}, {"POST", base + "/resume"}, {"DELETE", base}} {
+		for _, tc := range []struct{ contentType, body string }{
+			{"text/plain", "{}"},
+			{"text/plain", ""},
+			{"application/x-www-form-urlencoded", "a=b"},
+			{"application/x-www-form-urlencoded", ""},
+			{"multipart/form-data; boundary=x", ""},
+			{"", "{}"}, // a body says what it is
+		} {
+			r := newRequest(route.method, route.path, "")
+			r.Body = io.NopCloser(strings.NewReader(tc.body))
+			r.ContentLength = int64(len(tc.body))
+			if tc.contentType != "" {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			want(t, e.serve(r), http.StatusUnsupportedMediaType, `{"detail":"Content-Type must be application/json"}`)
+		}
+	}
+	rec := e.do("GET", base, "")
+	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"paused"`) {
+		t.Fatalf("a refused request changed the schedule: %d %s", rec.Code, rec.Body)
 	}
 }

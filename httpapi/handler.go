@@ -13,8 +13,11 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/callback"
+	"github.com/tickler-go/tickler/internal/wire"
 )
 
 // The route patterns, in the syntax of [http.ServeMux].
@@ -32,6 +35,9 @@ type handler struct {
 	s   *tickler.Scheduler
 	o   options
 	mux *http.ServeMux
+	// hostAllowed reports whether a Host header's name may be answered;
+	// nil allows all (see WithAllowedHosts).
+	hostAllowed func(host string) bool
 }
 
 // New returns a handler that serves s with Letta's scheduled-messages API
@@ -47,7 +53,7 @@ func New(s *tickler.Scheduler, opts ...Option) http.Handler {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &handler{s: s, o: o, mux: http.NewServeMux()}
+	h := &handler{s: s, o: o, mux: http.NewServeMux(), hostAllowed: hostCheck(o)}
 	h.mux.HandleFunc("POST "+routeSchedules, h.agent(h.create))
 	h.mux.HandleFunc("GET "+routeSchedules, h.agent(h.list))
 	h.mux.HandleFunc(routeSchedules, h.notAllowed("GET, HEAD, POST"))
@@ -83,6 +89,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.fail(tw, http.StatusInternalServerError, "Internal Server Error")
 		}
 	}()
+	if h.hostAllowed != nil && !h.hostAllowed(hostName(r.Host)) {
+		h.fail(tw, http.StatusForbidden, "Host not allowed")
+		return
+	}
 	if h.o.authorize != nil {
 		if err := h.o.authorize(r); err != nil {
 			tw.Header().Set("WWW-Authenticate", "Bearer")
@@ -121,10 +131,17 @@ func (h *handler) notAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// agent checks the path's agent with the lookup hook, if there is one,
-// before it calls next.
+// MaxAgentIDBytes bounds the length of an agent id in a path.
+const MaxAgentIDBytes = 256
+
+// agent checks the path's ids (see checkIDs), then the path's agent with
+// the lookup hook, if there is one, before it calls next.
 func (h *handler) agent(next func(w http.ResponseWriter, r *http.Request, agentID string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if errs := checkIDs(r); len(errs) > 0 {
+			h.invalid(w, errs...)
+			return
+		}
 		agentID := r.PathValue("agent_id")
 		if h.o.agentExists != nil {
 			ok, err := h.o.agentExists(r.Context(), agentID)
@@ -141,6 +158,29 @@ func (h *handler) agent(next func(w http.ResponseWriter, r *http.Request, agentI
 	}
 }
 
+// checkIDs returns what is wrong with the ids of r's path: an id that is
+// not valid UTF-8 (it could not read back as sent), and an agent id over
+// MaxAgentIDBytes, or one that is "." or ".." or holds a "/" (sent as
+// %2E or %2F, it would name another path once unescaped by a proxy or a
+// client building URLs from it).
+func checkIDs(r *http.Request) []fieldError {
+	var errs []fieldError
+	for _, name := range []string{"agent_id", "scheduled_message_id"} {
+		id := r.PathValue(name)
+		loc := []any{"path", name}
+		switch {
+		case !utf8.ValidString(id):
+			errs = append(errs, fieldError{Loc: loc, Msg: msgUnicode, Type: typeUnicode})
+		case name != "agent_id":
+		case len(id) > MaxAgentIDBytes:
+			errs = append(errs, fieldError{Loc: loc, Msg: fmt.Sprintf("String should have at most %d bytes", MaxAgentIDBytes), Type: typeTooLongStr})
+		case id == "." || id == ".." || strings.Contains(id, "/"):
+			errs = append(errs, fieldError{Loc: loc, Msg: "must not be . or .. or contain /", Type: typeValue})
+		}
+	}
+	return errs
+}
+
 // createResponse is the body of a 201.
 type createResponse struct {
 	ID              string  `json:"id"`
@@ -152,6 +192,9 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, agentID string)
 	if !h.decode(w, r, createShape, &req) {
 		return
 	}
+	if !h.checkCallback(w, req.CallbackURL) {
+		return
+	}
 	sm, err := h.s.Create(r.Context(), agentID, req)
 	if err != nil {
 		h.schedulerError(w, r, err)
@@ -159,6 +202,24 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, agentID string)
 	}
 	w.Header().Set("Location", "/v1/agents/"+url.PathEscape(agentID)+"/schedule/"+url.PathEscape(sm.ID))
 	h.writeJSON(w, http.StatusCreated, createResponse{ID: sm.ID, NextScheduledAt: tickler.FormatTime(sm.NextScheduledTime)})
+}
+
+// checkCallback refuses, with 422 on callback_url, a callback URL that
+// the callback sender would refuse at every delivery (see
+// AllowPrivateCallbacks); it reports false if it has answered. A URL that
+// is not an absolute http or https one is left to the scheduler, whose
+// error says so.
+func (h *handler) checkCallback(w http.ResponseWriter, rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if rawURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return true
+	}
+	err = callback.CheckURL(rawURL)
+	if err == nil || h.o.allowPrivateCallbacks && errors.Is(err, callback.ErrRefused) {
+		return true
+	}
+	h.invalid(w, fieldError{Loc: []any{"body", "callback_url"}, Msg: strings.TrimPrefix(err.Error(), "callback: "), Type: typeValue})
+	return false
 }
 
 // decode reads a JSON body that must fit the shape s into v. It answers
@@ -188,28 +249,29 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, s shape, v any)
 	return true
 }
 
-// listResponse is the body of a list.
+// listResponse is the body of a list; each scheduled message is encoded
+// already (see encodePage).
 type listResponse struct {
-	ScheduledMessages []*tickler.ScheduledMessage `json:"scheduled_messages"`
-	HasNextPage       bool                        `json:"has_next_page"`
+	ScheduledMessages []json.RawMessage `json:"scheduled_messages"`
+	HasNextPage       bool              `json:"has_next_page"`
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, agentID string) {
-	q := r.URL.Query()
-	limit, ok := h.intQuery(w, q, "limit")
+	pg, ok := h.readPage(w, r, false)
 	if !ok {
 		return
 	}
-	page, err := h.s.List(r.Context(), agentID, q.Get("after"), limit)
+	page, err := h.s.List(r.Context(), agentID, pg.after, pg.limit)
 	if err != nil {
 		h.schedulerError(w, r, err)
 		return
 	}
-	resp := listResponse{ScheduledMessages: page.ScheduledMessages, HasNextPage: page.HasNextPage}
-	if resp.ScheduledMessages == nil {
-		resp.ScheduledMessages = []*tickler.ScheduledMessage{}
+	items, cut, err := encodePage(page.ScheduledMessages, h.o.maxPageBytes)
+	if err != nil {
+		h.internal(w, r, err)
+		return
 	}
-	h.writeJSON(w, http.StatusOK, resp)
+	h.writeJSON(w, http.StatusOK, listResponse{ScheduledMessages: items, HasNextPage: page.HasNextPage || cut})
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request, agentID string) {
@@ -227,21 +289,8 @@ type deleteResponse struct {
 }
 
 func (h *handler) delete(w http.ResponseWriter, r *http.Request, agentID string) {
-	body, ok := h.readBody(w, r)
-	if !ok {
+	if !h.noBody(w, r) {
 		return
-	}
-	// The official client sends {}; curl sends nothing. Both are fine, and
-	// anything else must be a JSON object without fields.
-	if len(bytes.TrimSpace(body)) > 0 {
-		if !isJSON(r.Header.Get("Content-Type")) {
-			h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-			return
-		}
-		if errs := checkBody(body, deleteShape); len(errs) > 0 {
-			h.invalid(w, errs...)
-			return
-		}
 	}
 	if err := h.s.Delete(r.Context(), agentID, r.PathValue("scheduled_message_id")); err != nil {
 		h.schedulerError(w, r, err)
@@ -250,11 +299,41 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, agentID string)
 	h.writeJSON(w, http.StatusOK, deleteResponse{Success: true})
 }
 
+// noBody checks the body of a request that takes none (delete, pause,
+// resume): the official client sends {}, curl sends nothing, and both are
+// fine. A Content-Type, if there is one, must be JSON even when the body
+// is empty, and a body must come with one and be an object without
+// fields. So an HTML form, which always sends a Content-Type of its own,
+// cannot reach these routes from another site. It answers 415, 413 or 422
+// and reports false if the request does not do.
+func (h *handler) noBody(w http.ResponseWriter, r *http.Request) bool {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return false
+	}
+	ct := r.Header.Get("Content-Type")
+	empty := len(bytes.TrimSpace(body)) == 0
+	if (ct != "" || !empty) && !isJSON(ct) {
+		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return false
+	}
+	if !empty {
+		if errs := checkBody(body, emptyShape); len(errs) > 0 {
+			h.invalid(w, errs...)
+			return false
+		}
+	}
+	return true
+}
+
 // update changes a schedule in place (an extension: PATCH with any of the
 // create body's fields) and answers the scheduled message.
 func (h *handler) update(w http.ResponseWriter, r *http.Request, agentID string) {
 	var req tickler.UpdateRequest
 	if !h.decode(w, r, updateShape, &req) {
+		return
+	}
+	if req.CallbackURL != nil && !h.checkCallback(w, *req.CallbackURL) {
 		return
 	}
 	sm, err := h.s.Update(r.Context(), agentID, r.PathValue("scheduled_message_id"), req)
@@ -266,18 +345,11 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, agentID string)
 }
 
 // lifecycle serves pause and resume (extensions): a POST with no body, or
-// an empty JSON object, answered with the scheduled message.
+// an empty JSON object (see noBody), answered with the scheduled message.
 func (h *handler) lifecycle(op func(ctx context.Context, agentID, id string) (*tickler.ScheduledMessage, error)) func(w http.ResponseWriter, r *http.Request, agentID string) {
 	return func(w http.ResponseWriter, r *http.Request, agentID string) {
-		body, ok := h.readBody(w, r)
-		if !ok {
+		if !h.noBody(w, r) {
 			return
-		}
-		if len(bytes.TrimSpace(body)) > 0 {
-			if errs := checkBody(body, deleteShape); len(errs) > 0 {
-				h.invalid(w, errs...)
-				return
-			}
 		}
 		sm, err := op(r.Context(), agentID, r.PathValue("scheduled_message_id"))
 		if err != nil {
@@ -309,23 +381,69 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	return body, true
 }
 
-// intQuery parses the query parameter name as an integer; absent or empty
-// reads as 0. It answers 422 and reports false if the value is no integer.
-func (h *handler) intQuery(w http.ResponseWriter, q url.Values, name string) (int, bool) {
-	s := q.Get(name)
-	if s == "" {
-		return 0, true
+// encodePage encodes items in order while they fit in maxBytes, and
+// always the first one. It reports whether it left items out. The list is
+// never nil, so that an empty page encodes as [].
+func encodePage[T any](items []T, maxBytes int) (_ []json.RawMessage, cut bool, _ error) {
+	out := make([]json.RawMessage, 0, len(items))
+	size := 0
+	for i := range items {
+		b, err := wire.Marshal(items[i])
+		if err != nil {
+			return nil, false, err
+		}
+		if i > 0 && size+len(b) > maxBytes {
+			return out, true, nil
+		}
+		size += len(b) + 1 // and a comma
+		out = append(out, b)
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		h.invalid(w, fieldError{
-			Loc:  []any{"query", name},
-			Msg:  "Input should be a valid integer, unable to parse string as an integer",
-			Type: typeIntParsing,
-		})
-		return 0, false
+	return out, false, nil
+}
+
+// page is the paging of a list or history query. Its parameters are
+// strings on the wire, as Letta's clients send them.
+type page struct {
+	after  string // list: the last id the caller saw
+	offset int    // history: how many entries to skip
+	limit  int    // 0 when absent
+}
+
+// readPage reads the paging parameters of r's query: after for a list,
+// offset (if withOffset) for a history, and limit for both. An absent or
+// empty number reads as 0. It answers 422 and reports false if a number is
+// no integer. Ranges are the scheduler's to check, and the limit is its to
+// default and lower: that rule has one copy, in [tickler.Scheduler.List]
+// and [tickler.Scheduler.History].
+func (h *handler) readPage(w http.ResponseWriter, r *http.Request, withOffset bool) (page, bool) {
+	q := r.URL.Query()
+	p := page{after: q.Get("after")}
+	var errs []fieldError
+	num := func(name string, dst *int) {
+		s := q.Get(name)
+		if s == "" {
+			return
+		}
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			errs = append(errs, fieldError{
+				Loc:  []any{"query", name},
+				Msg:  "Input should be a valid integer, unable to parse string as an integer",
+				Type: typeIntParsing,
+			})
+			return
+		}
+		*dst = v
 	}
-	return n, true
+	num("limit", &p.limit)
+	if withOffset {
+		num("offset", &p.offset)
+	}
+	if len(errs) > 0 {
+		h.invalid(w, errs...)
+		return page{}, false
+	}
+	return p, true
 }
 
 // isJSON reports whether a Content-Type is application/json or another

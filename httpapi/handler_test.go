@@ -43,8 +43,9 @@ func setupWith(t *testing.T, sopts []tickler.Option, opts ...httpapi.Option) *en
 }
 
 // newRequest returns a request; a non-empty body is sent as JSON.
+// It is addressed to localhost, as a local client's would be.
 func newRequest(method, path, body string) *http.Request {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r := httptest.NewRequest(method, "http://localhost:8283"+path, strings.NewReader(body))
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -481,11 +482,13 @@ type failingStore struct{ *memory.Store }
 
 var errDisk = errors.New("disk on fire")
 
-func (failingStore) List(context.Context, string, string, int) ([]*tickler.Record, bool, error) {
-	return nil, false, errDisk
+func (failingStore) List(context.Context, tickler.ListParams) (tickler.ListResult, error) {
+	return tickler.ListResult{}, errDisk
 }
 
-func (failingStore) Get(context.Context, string) (*tickler.Record, error) { return nil, errDisk }
+func (failingStore) Get(context.Context, string, string) (*tickler.Record, error) {
+	return nil, errDisk
+}
 
 func TestStoreFailureIs500(t *testing.T) {
 	t.Parallel()
@@ -541,4 +544,244 @@ func TestHistoryPagesOutcomesNewestFirst(t *testing.T) {
 	want(t, e.do("GET", path+"?offset=-1", ""), http.StatusUnprocessableEntity,
 		`{"detail":[{"loc":["query","offset"],"msg":"must not be negative, got -1","type":"value_error"}]}`)
 	want(t, e.do("GET", "/v1/agents/agent-1/schedule/nope/history", ""), http.StatusNotFound, `{"detail":"Scheduled message nope not found"}`)
+}
+
+// A body the size of the limit made of invalid elements once answered one
+// error per element: 60 MB for 1 MiB. The answer stays small.
+func TestInvalidElementsAnswerABoundedError(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ones := strings.Repeat("1,", (httpapi.DefaultMaxBodyBytes-200)/2) + "1"
+	body := `{"messages":[{"content":"hi","role":"user"}],"schedule":{"scheduled_at":1767229200000},"include_return_message_types":[` + ones + `]}`
+	rec := e.do("POST", "/v1/agents/agent-1/schedule", body)
+	if rec.Code != http.StatusUnprocessableEntity || rec.Body.Len() > 4<<10 {
+		t.Fatalf("got %d with %d bytes: %.300s", rec.Code, rec.Body.Len(), rec.Body)
+	}
+	want(t, rec, http.StatusUnprocessableEntity, fmt.Sprintf(`{"detail":[{"loc":["body","include_return_message_types"],`+
+		`"msg":"List should have at most 1000 items, not %d","type":"too_long"}]}`, strings.Count(ones, ",")+1))
+}
+
+func TestFieldErrorsAreCappedWithACountOfTheRest(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	msgs := strings.TrimSuffix(strings.Repeat(`{"content":"hi","role":1},`, 30), ",")
+	rec := e.do("POST", "/v1/agents/agent-1/schedule", `{"messages":[`+msgs+`],"schedule":{"scheduled_at":1767229200000}}`)
+	var got struct {
+		Detail []struct {
+			Loc  []any
+			Msg  string
+			Type string
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("got %d %s (%v)", rec.Code, rec.Body, err)
+	}
+	if n := len(got.Detail); n != 21 {
+		t.Fatalf("%d errors, want 20 and a count of the rest", n)
+	}
+	for i, d := range got.Detail[:20] {
+		if fmt.Sprint(d.Loc) != fmt.Sprintf("[body messages %d role]", i) || d.Type != "string_type" {
+			t.Errorf("error %d: %+v", i, d)
+		}
+	}
+	if last := got.Detail[20]; fmt.Sprint(last.Loc) != "[body]" || last.Msg != "and 10 more errors" || last.Type != "too_many_errors" {
+		t.Errorf("last: %+v", last)
+	}
+}
+
+// A page holds at most 8 MiB of scheduled messages, whatever the limit:
+// the rest is on the next page.
+func TestListPageIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	big := strings.Repeat("x", 1000<<10) // nine of them are more than 8 MiB
+	var ids []string
+	for i := range 9 {
+		ids = append(ids, e.create("agent-1", oneTime(big, i+1)))
+	}
+	var p struct {
+		ScheduledMessages []struct{ ID string } `json:"scheduled_messages"`
+		HasNextPage       bool                  `json:"has_next_page"`
+	}
+	rec := e.do("GET", "/v1/agents/agent-1/schedule", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("got %d (%v)", rec.Code, err)
+	}
+	if n := len(p.ScheduledMessages); n != 8 || !p.HasNextPage || rec.Body.Len() > 8<<20+200 {
+		t.Fatalf("first page: %d messages, %d bytes, has_next_page %v", n, rec.Body.Len(), p.HasNextPage)
+	}
+	rec = e.do("GET", "/v1/agents/agent-1/schedule?after="+p.ScheduledMessages[7].ID, "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.ScheduledMessages) != 1 || p.ScheduledMessages[0].ID != ids[8] || p.HasNextPage {
+		t.Fatalf("second page: %+v (%v)", p, err)
+	}
+}
+
+// However small the bound, a page holds at least one message, so paging
+// always moves on.
+func TestListPageHoldsAtLeastOneMessage(t *testing.T) {
+	t.Parallel()
+	e := setup(t, httpapi.WithMaxPageBytes(1))
+	a := e.create("agent-1", oneTime("a", 1))
+	b := e.create("agent-1", oneTime("b", 2))
+	for _, tc := range []struct{ after, id string }{{"", a}, {a, b}} {
+		var p struct {
+			ScheduledMessages []struct{ ID string } `json:"scheduled_messages"`
+			HasNextPage       bool                  `json:"has_next_page"`
+		}
+		rec := e.do("GET", "/v1/agents/agent-1/schedule?after="+tc.after, "")
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.ScheduledMessages) != 1 || p.ScheduledMessages[0].ID != tc.id || p.HasNextPage != (tc.id == a) {
+			t.Fatalf("after %q: %s (%v)", tc.after, rec.Body, err)
+		}
+	}
+}
+
+func TestHistoryPageIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	e := setup(t, httpapi.WithMaxPageBytes(1))
+	id := e.create("agent-1", `{"messages":[{"content":"tick","role":"user"}],"schedule":{"cron_expression":"* * * * *","type":"recurring"}}`)
+	e.Advance(2 * time.Minute)
+	path := "/v1/agents/agent-1/schedule/" + id + "/history"
+	for _, tc := range []struct {
+		offset int
+		more   bool
+		next   string
+	}{{0, true, "1"}, {1, false, "null"}} {
+		rec := e.do("GET", fmt.Sprintf("%s?offset=%d", path, tc.offset), "")
+		var p struct {
+			History     []json.RawMessage `json:"history"`
+			HasNextPage bool              `json:"has_next_page"`
+			NextOffset  json.RawMessage   `json:"next_offset"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.History) != 1 || p.HasNextPage != tc.more || string(p.NextOffset) != tc.next {
+			t.Fatalf("offset %d: %d %s (%v)", tc.offset, rec.Code, rec.Body, err)
+		}
+	}
+}
+
+func TestAgentIDsThatCannotBeStoredAsSentAre422(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const (
+		unicode = `{"detail":[{"loc":["path","agent_id"],"msg":"Input should be a valid string, unable to parse raw data as a unicode string","type":"string_unicode"}]}`
+		long    = `{"detail":[{"loc":["path","agent_id"],"msg":"String should have at most 256 bytes","type":"string_too_long"}]}`
+		dots    = `{"detail":[{"loc":["path","agent_id"],"msg":"must not be . or .. or contain /","type":"value_error"}]}`
+	)
+	for _, tc := range []struct{ agent, body string }{
+		{"a%FF%FEb", unicode},
+		{strings.Repeat("a", 257), long},
+		{strings.Repeat("%C3%A9", 129), long}, // 258 bytes in 129 characters
+		{"%2E", dots},
+		{"%2E%2E", dots},
+		{"a%2Fb", dots},
+	} {
+		for _, r := range []*http.Request{
+			newRequest("POST", "/v1/agents/"+tc.agent+"/schedule", oneTime("hi", 1)),
+			newRequest("GET", "/v1/agents/"+tc.agent+"/schedule", ""),
+			newRequest("GET", "/v1/agents/"+tc.agent+"/schedule/x", ""),
+			newRequest("POST", "/v1/agents/"+tc.agent+"/schedule/x/pause", ""),
+		} {
+			want(t, e.serve(r), http.StatusUnprocessableEntity, tc.body)
+		}
+	}
+	long256 := strings.Repeat("a", 256)
+	e.create(long256, oneTime("hi", 1))
+	e.create("..a", oneTime("hi", 1))
+	want(t, e.do("GET", "/v1/agents/x/schedule/a%FF", ""), http.StatusUnprocessableEntity,
+		`{"detail":[{"loc":["path","scheduled_message_id"],"msg":"Input should be a valid string, unable to parse raw data as a unicode string","type":"string_unicode"}]}`)
+}
+
+// encoding/json reads invalid UTF-8 as U+FFFD; a message must read back
+// exactly as it was sent, so it is refused, naming the field.
+func TestInvalidUTF8InABodyIs422NamingTheField(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const msg = "Input should be a valid string, unable to parse raw data as a unicode string"
+	for _, tc := range []struct {
+		body string
+		loc  string
+	}{
+		{`{"messages":[{"content":"a` + "\xff\xfe" + `b","role":"user"}],"schedule":{"scheduled_at":1767229200000}}`, `["body","messages",0,"content"]`},
+		{`{"messages":[{"content":"ok","role":"user"},{"content":[{"text":"fine"},{"text":"` + "\xc3" + `"}],"role":"user"}],"schedule":{"scheduled_at":1767229200000}}`, `["body","messages",1,"content",1,"text"]`},
+		{`{"messages":[{"content":"ok","role":"user"}],"schedule":{"scheduled_at":1767229200000},"callback_url":"https://example.com/` + "\xe9" + `"}`, `["body","callback_url"]`},
+		{`{"messages":[{"content":"ok","role":"user","na` + "\xff" + `me":"x"}],"schedule":{"scheduled_at":1767229200000}}`, `["body","messages",0,"na` + "\ufffd" + `me"]`},
+	} {
+		want(t, e.do("POST", "/v1/agents/agent-1/schedule", tc.body), http.StatusUnprocessableEntity,
+			`{"detail":[{"loc":`+tc.loc+`,"msg":"`+msg+`","type":"string_unicode"}]}`)
+	}
+	want(t, e.do("GET", "/v1/agents/agent-1/schedule", ""), http.StatusOK, `{"scheduled_messages":[],"has_next_page":false}`)
+}
+
+// A web page of another site can make a browser send requests to a server
+// on the loopback address by pointing its own name there (DNS rebinding);
+// the Host header still names that site. A server without an API key
+// answers only requests to loopback names.
+func TestKeylessServerAnswersOnlyLoopbackHostNames(t *testing.T) {
+	t.Parallel()
+	keyless := setup(t)
+	keyed := setup(t, httpapi.WithAuthorizer(httpapi.BearerToken("secret")))
+	listed := setup(t, httpapi.WithAllowedHosts("tickler.internal", "[::1]"))
+	open := setup(t, httpapi.WithAllowedHosts("*"))
+	const (
+		ok        = `{"scheduled_messages":[],"has_next_page":false}`
+		forbidden = `{"detail":"Host not allowed"}`
+	)
+	get := func(e *env, host, auth string) *httptest.ResponseRecorder {
+		r := newRequest("GET", "/v1/agents/agent-1/schedule", "")
+		r.Host = host
+		if auth != "" {
+			r.Header.Set("Authorization", "Bearer "+auth)
+		}
+		return e.serve(r)
+	}
+	for _, host := range []string{"localhost", "localhost:8283", "LocalHost:1", "localhost.:8283", "127.0.0.1:8283", "127.0.0.2", "[::1]:8283", "[::1]"} {
+		want(t, get(keyless, host, ""), http.StatusOK, ok)
+	}
+	for _, host := range []string{"rebind.attacker.example:8283", "attacker.example", "localhost.attacker.example", "10.0.0.5:8283", "[::2]:8283", "", "localhost:8283:1"} {
+		want(t, get(keyless, host, ""), http.StatusForbidden, forbidden)
+		want(t, get(keyed, host, "secret"), http.StatusOK, ok)
+		want(t, get(open, host, ""), http.StatusOK, ok)
+	}
+	want(t, get(listed, "Tickler.Internal:443", ""), http.StatusOK, ok)
+	want(t, get(listed, "[::1]:8283", ""), http.StatusOK, ok)
+	want(t, get(listed, "localhost:8283", ""), http.StatusForbidden, forbidden)
+}
+
+// The callback sender refuses private addresses when it connects; a URL
+// whose host says so already is refused when the schedule is created, so
+// the caller hears of it.
+func TestPrivateCallbackURLsAre422UnlessAllowed(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	allowing := setup(t, httpapi.AllowPrivateCallbacks())
+	body := func(u string) string {
+		return `{"messages":[{"content":"hi","role":"user"}],"schedule":{"scheduled_at":1767229200000},"callback_url":"` + u + `"}`
+	}
+	refused := func(t *testing.T, rec *httptest.ResponseRecorder, u string) {
+		t.Helper()
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"loc":["body","callback_url"]`) {
+			t.Errorf("%s: %d %s", u, rec.Code, rec.Body)
+		}
+	}
+	for _, u := range []string{
+		"http://127.0.0.1:8080/cb", "http://127.1.2.3/", "http://localhost/cb", "http://LOCALHOST./", "http://api.localhost/",
+		"http://[::1]:9/", "http://10.0.0.1/", "http://192.168.1.1/", "https://[fd12::1]/",
+		"http://169.254.169.254/latest/meta-data/", "http://[fe80::1%25eth0]/", "http://[::127.0.0.1]/", "http://[::ffff:127.0.0.1]/",
+		"http://0.0.0.0/",
+	} {
+		refused(t, e.do("POST", "/v1/agents/agent-1/schedule", body(u)), u)
+		if rec := allowing.do("POST", "/v1/agents/agent-1/schedule", body(u)); rec.Code != http.StatusCreated {
+			t.Errorf("%s with private callbacks allowed: %d %s", u, rec.Code, rec.Body)
+		}
+	}
+	for _, u := range []string{"https://example.com:99999/cb", "https://example.com:0/cb"} {
+		refused(t, e.do("POST", "/v1/agents/agent-1/schedule", body(u)), u)
+		refused(t, allowing.do("POST", "/v1/agents/agent-1/schedule", body(u)), u)
+	}
+	for _, u := range []string{"https://example.com/cb", "https://example.com:8443/cb", "http://8.8.8.8/", "https://callbacks.internal.example/"} {
+		if rec := e.do("POST", "/v1/agents/agent-1/schedule", body(u)); rec.Code != http.StatusCreated {
+			t.Errorf("%s: %d %s", u, rec.Code, rec.Body)
+		}
+	}
+	id := e.create("agent-1", oneTime("hi", 1))
+	refused(t, e.do("PATCH", "/v1/agents/agent-1/schedule/"+id, `{"callback_url":"http://127.0.0.1/"}`), "PATCH")
 }

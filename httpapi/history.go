@@ -26,27 +26,22 @@ type historyEntry struct {
 // historyResponse is the body of a history page. NextOffset is the offset
 // of the next page, or null when there is none.
 type historyResponse struct {
-	History     []historyEntry `json:"history"`
-	HasNextPage bool           `json:"has_next_page"`
-	NextOffset  *int           `json:"next_offset"`
+	History     []json.RawMessage `json:"history"` // historyEntry, encoded (see encodePage)
+	HasNextPage bool              `json:"has_next_page"`
+	NextOffset  *int              `json:"next_offset"`
 }
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string) {
-	q := r.URL.Query()
-	offset, ok := h.intQuery(w, q, "offset")
+	pg, ok := h.readPage(w, r, true)
 	if !ok {
 		return
 	}
-	limit, ok := h.intQuery(w, q, "limit")
-	if !ok {
-		return
-	}
-	outs, more, err := h.s.History(r.Context(), agentID, r.PathValue("scheduled_message_id"), offset, limit)
+	outs, more, err := h.s.History(r.Context(), agentID, r.PathValue("scheduled_message_id"), pg.offset, pg.limit)
 	if err != nil {
 		h.schedulerError(w, r, err)
 		return
 	}
-	resp := historyResponse{History: make([]historyEntry, len(outs)), HasNextPage: more}
+	entries := make([]historyEntry, len(outs))
 	for i, o := range outs {
 		e := historyEntry{
 			ID:                 o.ID,
@@ -64,10 +59,16 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string
 		if o.RunID != "" {
 			e.RunID = &o.RunID
 		}
-		resp.History[i] = e
+		entries[i] = e
 	}
-	if more {
-		next := offset + len(outs)
+	items, cut, err := encodePage(entries, h.o.maxPageBytes)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	resp := historyResponse{History: items, HasNextPage: more || cut}
+	if resp.HasNextPage {
+		next := pg.offset + len(items)
 		resp.NextOffset = &next
 	}
 	h.writeJSON(w, http.StatusOK, resp)
