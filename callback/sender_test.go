@@ -386,7 +386,7 @@ func TestSchedulerEventsReachTheCallbackURL(t *testing.T) {
 	})
 	sm, err := b.Scheduler.Create(t.Context(), "agent-1", tickler.CreateRequest{
 		Messages:    []tickler.Message{{Role: tickler.RoleUser, Content: tickler.Text("ping")}},
-		Schedule:    tickler.At(ticklertest.Epoch.Add(time.Hour)),
+		Schedule:    tickler.At(ticklertest.Epoch().Add(time.Hour)),
 		CallbackURL: rc.URL + "/hook",
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/tickler-go/tickler/ticklertest"
 )
 
-// epochMS is ticklertest.Epoch in Unix milliseconds; hourMS is an hour.
+// epochMS is ticklertest.Epoch() in Unix milliseconds; hourMS is an hour.
 const (
 	epochMS = 1767225600000
 	hourMS  = 3600000
