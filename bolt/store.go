@@ -38,10 +38,11 @@ var (
 
 // RecordError reports a stored record that cannot be decoded. Err matches
 // [ErrNewerFormat] or [ErrCorrupt], and the error itself matches
-// [tickler.ErrDamaged]. Get, List, Ack and History return it rather than
-// skip the record; Claim skips it and returns it beside the records it
-// could read, as [tickler.Store] allows; Delete removes such a record all
-// the same, which is how an operator clears one that cannot be migrated.
+// [tickler.ErrDamaged]. Get, List, Ack and Update return it rather than
+// skip the record (and History, for a history entry that cannot be
+// decoded); Claim skips it and returns it beside the records it could
+// read, as [tickler.Store] allows; Delete removes such a record all the
+// same, which is how an operator clears one that cannot be migrated.
 type RecordError struct {
 	// ID is the record's id, its key in the records bucket.
 	ID  string
@@ -88,9 +89,9 @@ var (
 	keyLayout     = []byte("layout")
 )
 
-// Store is a [tickler.Store] in a bbolt file. Create, Delete and Ack return
-// once their change is committed and fsynced; concurrent writes share
-// commits. Reads run concurrently with each other and with writes, each on
+// Store is a [tickler.Store] in a bbolt file. Every writing method
+// (Create, Delete, Ack, Update) returns once its change is committed and
+// fsynced; concurrent writes share commits. Reads run concurrently with each other and with writes, each on
 // a consistent snapshot. A Store is safe for concurrent use. Open one
 // with [Open] and Close it when done.
 type Store struct {
@@ -239,8 +240,11 @@ func has(b *bbolt.Bucket, k []byte) bool {
 }
 
 // Create implements [tickler.Store.Create]: it stores r with Version 1,
-// sets r.Version to 1, and returns once the record is fsynced.
-func (s *Store) Create(ctx context.Context, r *tickler.Record) error {
+// sets r.Version to 1, and returns once the record is fsynced. With
+// p.MaxPerAgent set, it counts the agent's records (in the agent index, up
+// to the limit) in the transaction that inserts the record, so that no
+// interleaving of creates takes an agent past the limit.
+func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
 	if r.ID == "" {
 		return errors.New("bolt: create: empty id")
 	}
@@ -253,6 +257,10 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record) error {
 	err = s.update(ctx, func(b buckets) error {
 		if b.records.Get(id) != nil {
 			return tickler.ErrExists
+		}
+		if p.MaxPerAgent > 0 && countAgent(b.agents, h.agentID, p.MaxPerAgent) >= p.MaxPerAgent {
+			return fmt.Errorf("%w: agent %q has %d scheduled messages, the most it may have",
+				tickler.ErrLimitExceeded, h.agentID, p.MaxPerAgent)
 		}
 		if err := put(b.records, id, v); err != nil {
 			return err
@@ -272,17 +280,61 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record) error {
 	return nil
 }
 
+// countAgent counts the agent's keys in the agent index, stopping at upTo.
+func countAgent(agents *bbolt.Bucket, agentID string, upTo int) int {
+	n := 0
+	prefix := agentKey(agentID, "")
+	c := agents.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < upTo; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// lookup decodes the header of the record id, which must exist and belong
+// to agentID unless that is empty; else it returns ErrNotFound. A record
+// whose header does not decode yields a *[RecordError], unless agentID is
+// not empty and the agent index does not list the record under it: another
+// agent's record is missing, damaged or not. h.body aliases the stored
+// value, valid until the transaction ends.
+func lookup(b buckets, agentID, id string) (*header, error) {
+	v := b.records.Get([]byte(id))
+	if v == nil {
+		return nil, tickler.ErrNotFound
+	}
+	h, err := decodeHeader(v)
+	switch {
+	case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
+		return nil, tickler.ErrNotFound
+	case err != nil:
+		return nil, &RecordError{ID: id, Err: err}
+	case agentID != "" && h.agentID != agentID:
+		return nil, tickler.ErrNotFound
+	}
+	return h, nil
+}
+
+// fenced is lookup that also requires the record to be at version: else
+// ErrConflict.
+func fenced(b buckets, id, agentID string, version uint64) (*header, error) {
+	h, err := lookup(b, agentID, id)
+	if err == nil && h.version != version {
+		return nil, tickler.ErrConflict
+	}
+	return h, err
+}
+
 // Get implements [tickler.Store.Get]. A record that cannot be decoded
-// returns a *[RecordError].
-func (s *Store) Get(ctx context.Context, id string) (*tickler.Record, error) {
+// returns a *[RecordError] (or ErrNotFound, if the agent index lists it
+// under another agent than a non-empty agentID).
+func (s *Store) Get(ctx context.Context, agentID, id string) (*tickler.Record, error) {
 	var r *tickler.Record
 	err := s.view(ctx, func(b buckets) error {
-		v := b.records.Get([]byte(id))
-		if v == nil {
-			return tickler.ErrNotFound
+		h, err := lookup(b, agentID, id)
+		if err != nil {
+			return err
 		}
-		var err error
-		r, err = decodeRecord(id, v)
+		r, err = h.record(id)
 		return err
 	})
 	return r, err
@@ -290,18 +342,19 @@ func (s *Store) Get(ctx context.Context, id string) (*tickler.Record, error) {
 
 // List implements [tickler.Store.List], reading the agent index. A record
 // that cannot be decoded fails the call with a *[RecordError].
-func (s *Store) List(ctx context.Context, agentID, after string, limit int) (recs []*tickler.Record, more bool, err error) {
-	err = s.view(ctx, func(b buckets) error {
-		prefix := agentKey(agentID, "")
-		start := agentKey(agentID, after)
+func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListResult, error) {
+	var res tickler.ListResult
+	err := s.view(ctx, func(b buckets) error {
+		prefix := agentKey(p.AgentID, "")
+		start := agentKey(p.AgentID, p.After)
 		c := b.agents.Cursor()
 		k, _ := c.Seek(start)
 		if bytes.Equal(k, start) {
 			k, _ = c.Next()
 		}
 		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			if len(recs) >= limit {
-				more = true
+			if len(res.Records) >= p.Limit {
+				res.More = true
 				break
 			}
 			id := k[len(prefix):]
@@ -313,14 +366,14 @@ func (s *Store) List(ctx context.Context, agentID, after string, limit int) (rec
 			if err != nil {
 				return err
 			}
-			recs = append(recs, r)
+			res.Records = append(res.Records, r)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, false, err
+		return tickler.ListResult{}, err
 	}
-	return recs, more, nil
+	return res, nil
 }
 
 // Delete implements [tickler.Store.Delete]: it returns once the removal of
@@ -328,21 +381,25 @@ func (s *Store) List(ctx context.Context, agentID, after string, limit int) (rec
 // removes a record that cannot be decoded.
 func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 	return s.update(ctx, func(b buckets) error {
-		if !has(b.agents, agentKey(agentID, id)) {
-			return tickler.ErrNotFound
-		}
 		v := b.records.Get([]byte(id))
 		if v == nil {
-			// A dangling index entry: drop it; there is nothing to delete.
-			if err := del(b.agents, agentKey(agentID, id)); err != nil {
-				return err
+			if agentID != "" && has(b.agents, agentKey(agentID, id)) {
+				// A dangling index entry: drop it; there is nothing to delete.
+				if err := del(b.agents, agentKey(agentID, id)); err != nil {
+					return err
+				}
 			}
 			return tickler.ErrNotFound
 		}
 		h, err := decodeHeader(v)
-		if err != nil {
-			// Its header cannot say where its due entry is: look for it.
-			return removeUndecodable(b, agentID, id)
+		switch {
+		case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
+			return tickler.ErrNotFound
+		case err != nil:
+			// Its header cannot say where its index entries are: look for them.
+			return removeUndecodable(b, id)
+		case agentID != "" && h.agentID != agentID:
+			return tickler.ErrNotFound
 		}
 		return remove(b, id, h)
 	})
@@ -365,14 +422,22 @@ func remove(b buckets, id string, h *header) error {
 	return trimHistory(b.history, id, math.MaxUint64)
 }
 
-// removeUndecodable deletes a record whose header does not decode. Its due
-// entry is found by a scan of the due index, which this rare path affords.
-func removeUndecodable(b buckets, agentID, id string) error {
-	var dueKeys [][]byte
+// removeUndecodable deletes a record whose header does not decode, with
+// every index entry that names it and its history. Its index entries are
+// found by scans of the due and agent indexes, which this rare path
+// affords.
+func removeUndecodable(b buckets, id string) error {
+	var dueKeys, agentKeys [][]byte
 	c := b.due.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		if _, kid, ok := parseDueKey(k); ok && kid == id {
 			dueKeys = append(dueKeys, bytes.Clone(k))
+		}
+	}
+	c = b.agents.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if n, w := binary.Uvarint(k); w > 0 && uint64(len(k)-w) >= n && string(k[w+int(n):]) == id {
+			agentKeys = append(agentKeys, bytes.Clone(k))
 		}
 	}
 	for _, k := range dueKeys {
@@ -380,10 +445,12 @@ func removeUndecodable(b buckets, agentID, id string) error {
 			return err
 		}
 	}
-	if err := del(b.records, []byte(id)); err != nil {
-		return err
+	for _, k := range agentKeys {
+		if err := del(b.agents, k); err != nil {
+			return err
+		}
 	}
-	if err := del(b.agents, agentKey(agentID, id)); err != nil {
+	if err := del(b.records, []byte(id)); err != nil {
 		return err
 	}
 	return trimHistory(b.history, id, math.MaxUint64)
@@ -411,34 +478,37 @@ func trimHistory(hist *bbolt.Bucket, id string, upTo uint64) error {
 
 // Claim implements [tickler.Store.Claim] as a range read of the due index,
 // which holds (next occurrence, id) keys in time order: it touches only the
-// entries it returns and the one after them. It checks the header of each
-// record it returns, so a record that cannot be decoded fails the claim
-// with a *[RecordError] naming it.
-func (s *Store) Claim(ctx context.Context, after tickler.Due, until time.Time, limit int) (due []tickler.Due, next time.Time, err error) {
+// entries it returns, the damaged ones it skips, and the one after them.
+// It checks the header of each record it returns; one that cannot be
+// decoded, or disagrees with the index, is skipped and reported in the
+// error, a *[RecordError] for each (joined), beside up to p.Limit of the
+// others. A damaged index key fails the whole claim with [ErrCorrupt].
+func (s *Store) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	var res tickler.ClaimResult
 	var damaged []error
-	err = s.view(ctx, func(b buckets) error {
+	err := s.view(ctx, func(b buckets) error {
 		c := b.due.Cursor()
 		records := b.records.Cursor()
 		var k []byte
-		if after.ID == "" {
+		if p.After.ID == "" {
 			k, _ = c.First()
 		} else {
-			start := dueKey(after.At.UnixNano(), after.ID)
+			start := dueKey(p.After.At.UnixNano(), p.After.ID)
 			if k, _ = c.Seek(start); bytes.Equal(k, start) {
 				k, _ = c.Next()
 			}
 		}
-		end := until.UnixNano()
+		end := p.Until.UnixNano()
 		for ; k != nil; k, _ = c.Next() {
 			at, id, ok := parseDueKey(k)
 			if !ok {
 				return fmt.Errorf("%w: due index key %x", ErrCorrupt, k)
 			}
 			if at > end {
-				next = time.Unix(0, at).UTC()
+				res.Next = time.Unix(0, at).UTC()
 				break
 			}
-			if len(due) >= limit {
+			if len(res.Due) >= p.Limit {
 				break
 			}
 			d := tickler.Due{ID: id, At: time.Unix(0, at).UTC()}
@@ -446,14 +516,14 @@ func (s *Store) Claim(ctx context.Context, after tickler.Due, until time.Time, l
 				damaged = append(damaged, err)
 				continue
 			}
-			due = append(due, d)
+			res.Due = append(res.Due, d)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, time.Time{}, err
+		return tickler.ClaimResult{}, err
 	}
-	return due, next, errors.Join(damaged...)
+	return res, errors.Join(damaged...)
 }
 
 // checkDue reads the header of the record of a claimed entry, which must
@@ -475,9 +545,11 @@ func checkDue(records *bbolt.Cursor, d *tickler.Due) error {
 }
 
 // Ack implements [tickler.Store.Ack]: it returns once the removed or
-// advanced record, and the appended history entry, are fsynced. A record
-// that cannot be decoded returns a *[RecordError] and is left as is.
-func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
+// advanced record, and the appended history entry, are fsynced. A
+// history-only ack appends the entry without a version check and leaves
+// the record's version and next occurrence as they are. A record that
+// cannot be decoded returns a *[RecordError] and is left as is.
+func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	var entry []byte
 	if a.Outcome != nil && a.HistoryLimit > 0 {
 		var err error
@@ -487,6 +559,17 @@ func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
 	}
 	id := []byte(a.ID)
 	return s.update(ctx, func(b buckets) error {
+		if a.HistoryOnly {
+			h, err := lookup(b, "", a.ID)
+			if err != nil || entry == nil {
+				return err
+			}
+			h.histSeq++
+			if err := put(b.records, id, encodeRecord(h)); err != nil {
+				return err
+			}
+			return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
+		}
 		h, err := fenced(b, a.ID, "", a.Version)
 		if err != nil {
 			return err
@@ -515,38 +598,25 @@ func (s *Store) Ack(ctx context.Context, a tickler.Ack) error {
 		if entry == nil {
 			return nil
 		}
-		if err := put(b.history, historyKey(a.ID, h.histSeq), entry); err != nil {
-			return err
-		}
-		if keep := uint64(a.HistoryLimit); h.histSeq > keep {
-			return trimHistory(b.history, a.ID, h.histSeq-keep)
-		}
-		return nil
+		return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
 	})
 }
 
-// fenced returns the header of the record id, which must exist, belong to
-// agentID (unless it is empty) and be at version: else ErrNotFound,
-// ErrConflict, or a *RecordError if it cannot be decoded.
-func fenced(b buckets, id, agentID string, version uint64) (*header, error) {
-	v := b.records.Get([]byte(id))
-	if v == nil {
-		return nil, tickler.ErrNotFound
+// appendHistory stores entry as the history entry seq of the record id and
+// deletes those beyond the newest limit.
+func appendHistory(hist *bbolt.Bucket, id string, seq uint64, entry []byte, limit int) error {
+	if err := put(hist, historyKey(id, seq), entry); err != nil {
+		return err
 	}
-	h, err := decodeHeader(v)
-	switch {
-	case err != nil:
-		return nil, &RecordError{ID: id, Err: err}
-	case agentID != "" && h.agentID != agentID:
-		return nil, tickler.ErrNotFound
-	case h.version != version:
-		return nil, tickler.ErrConflict
+	if keep := uint64(limit); seq > keep {
+		return trimHistory(hist, id, seq-keep)
 	}
-	return h, nil
+	return nil
 }
 
 // Update implements [tickler.Store.Update]: it returns once the replaced
-// record and its index entries are fsynced. Its history is kept.
+// record and its index entries are fsynced. Its history is kept, and so is
+// its agent (an empty r.AgentID matches any and changes nothing).
 func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	nh, err := newHeader(r)
 	if err != nil {
@@ -563,7 +633,7 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 				return err
 			}
 		}
-		nh.version, nh.histSeq = h.version+1, h.histSeq
+		nh.version, nh.histSeq, nh.agentID = h.version+1, h.histSeq, h.agentID
 		if err := put(b.records, id, encodeRecord(nh)); err != nil {
 			return err
 		}
@@ -578,26 +648,25 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 // agent index without reading the records.
 func (s *Store) Count(ctx context.Context, agentID string) (n int, err error) {
 	err = s.view(ctx, func(b buckets) error {
-		prefix := agentKey(agentID, "")
-		c := b.agents.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			n++
-		}
+		n = countAgent(b.agents, agentID, math.MaxInt)
 		return nil
 	})
 	return n, err
 }
 
 // History implements [tickler.Store.History], reading the record's
-// history entries backwards from the newest.
-func (s *Store) History(ctx context.Context, id string, offset, limit int) (outs []tickler.Outcome, more bool, err error) {
-	err = s.view(ctx, func(b buckets) error {
-		if b.records.Get([]byte(id)) == nil {
+// history entries backwards from the newest. The record's agent is the
+// agent index's, so History of a record that cannot be decoded still
+// reads its history.
+func (s *Store) History(ctx context.Context, p tickler.HistoryParams) (tickler.HistoryResult, error) {
+	var res tickler.HistoryResult
+	err := s.view(ctx, func(b buckets) error {
+		if b.records.Get([]byte(p.ID)) == nil || (p.AgentID != "" && !has(b.agents, agentKey(p.AgentID, p.ID))) {
 			return tickler.ErrNotFound
 		}
-		prefix := prefixed(id, 0)
+		prefix := prefixed(p.ID, 0)
 		c := b.history.Cursor()
-		last := historyKey(id, math.MaxUint64)
+		last := historyKey(p.ID, math.MaxUint64)
 		k, v := c.Seek(last)
 		switch {
 		case k == nil:
@@ -605,26 +674,26 @@ func (s *Store) History(ctx context.Context, id string, offset, limit int) (outs
 		case !bytes.Equal(k, last):
 			k, v = c.Prev()
 		}
-		skip := offset
+		skip := p.Offset
 		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
 			if skip > 0 {
 				skip--
 				continue
 			}
-			if len(outs) >= limit {
-				more = true
+			if len(res.Outcomes) >= p.Limit {
+				res.More = true
 				break
 			}
-			o, err := decodeOutcome(id, v)
+			o, err := decodeOutcome(p.ID, v)
 			if err != nil {
 				return err
 			}
-			outs = append(outs, o)
+			res.Outcomes = append(res.Outcomes, o)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, false, err
+		return tickler.HistoryResult{}, err
 	}
-	return outs, more, nil
+	return res, nil
 }
