@@ -17,6 +17,7 @@ import (
 
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/bolt"
+	"github.com/tickler-go/tickler/ticklertest"
 )
 
 var createAgents = flag.Int("bolt.agents", 0,
@@ -78,12 +79,12 @@ type claimWatch struct {
 	done chan struct{}
 }
 
-func (w *claimWatch) Claim(ctx context.Context, after tickler.Due, until time.Time, limit int) ([]tickler.Due, time.Time, error) {
-	due, next, err := w.Store.Claim(ctx, after, until, limit)
-	if err == nil && len(due) < limit {
+func (w *claimWatch) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	res, err := w.Store.Claim(ctx, p)
+	if err == nil && len(res.Due) < p.Limit {
 		w.once.Do(func() { close(w.done) })
 	}
-	return due, next, err
+	return res, err
 }
 
 // BenchmarkRestart measures a restart over a file of -bolt.restart
@@ -124,7 +125,7 @@ func BenchmarkRestart(b *testing.B) {
 					<-ctx.Done()
 					return tickler.Result{}, ctx.Err()
 				})
-				s, err := tickler.New(w, hang, tickler.WithClock(mock))
+				s, err := tickler.New(w, hang, tickler.WithClock(ticklertest.Clock(mock)))
 				if err != nil {
 					b.Fatal(err)
 				}

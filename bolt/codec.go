@@ -11,10 +11,20 @@ import (
 	"github.com/tickler-go/tickler"
 )
 
-// recordFormat is the format version byte that starts every record and
-// history entry this release writes. A later release that changes an
-// encoding bumps it and migrates what it finds with an older byte.
-const recordFormat = 1
+// Format bytes. Every record and history entry starts with one: the
+// oldest format that can hold it, so that what an older release could
+// write is written exactly as it wrote it, and an older release reads it.
+// A later release that changes an encoding adds a format and reads the
+// older ones (or migrates them).
+const (
+	// formatV1 is the first format: records without a retry policy, and
+	// every history entry.
+	formatV1 = 1
+	// formatV2 adds flagRetry: a record with a retry policy of its own.
+	formatV2 = 2
+	// outcomeFormat is the format of history entries.
+	outcomeFormat = formatV1
+)
 
 // crcTable is CRC-32C (Castagnoli), hardware-accelerated on amd64 and arm64.
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -24,7 +34,10 @@ const (
 	flagNext        = 1 << 0 // an 8-byte next occurrence follows
 	flagScheduledAt = 1 << 1 // a varint scheduled_at follows
 	flagPaused      = 1 << 2 // an 8-byte pause instant follows
-	knownFlags      = flagNext | flagScheduledAt | flagPaused
+	flagRetry       = 1 << 3 // a retry policy follows: three varints (format 2)
+
+	flagsV1 = flagNext | flagScheduledAt | flagPaused
+	flagsV2 = flagsV1 | flagRetry
 )
 
 // header is the part of a record that firing and acking need; it is
@@ -35,6 +48,7 @@ type header struct {
 	next    int64  // Unix nanoseconds; meaningful when hasNext
 	hasNext bool
 	paused  int64 // Unix nanoseconds the record was paused; 0 if it is not
+	retry   *tickler.RetryPolicy
 	agentID string
 	sched   tickler.Schedule
 	body    []byte // the JSON of the MessageCreate, aliasing the value
@@ -44,9 +58,9 @@ type header struct {
 // (the message as JSON) as is, so that an ack re-encodes the header around
 // the stored body without decoding it.
 func encodeRecord(h *header) []byte {
-	b := make([]byte, 6, 6+2*binary.MaxVarintLen64+8+binary.MaxVarintLen64+
+	b := make([]byte, 6, 6+2*binary.MaxVarintLen64+8+binary.MaxVarintLen64+8+3*binary.MaxVarintLen64+
 		len(h.agentID)+len(h.sched.CronExpression)+len(h.sched.Type)+3+len(h.body))
-	b[0] = recordFormat
+	b[0] = formatV1
 	var flags byte
 	if h.hasNext {
 		flags |= flagNext
@@ -56,6 +70,10 @@ func encodeRecord(h *header) []byte {
 	}
 	if h.paused != 0 {
 		flags |= flagPaused
+	}
+	if h.retry != nil {
+		flags |= flagRetry
+		b[0] = formatV2
 	}
 	b[5] = flags
 	b = binary.AppendUvarint(b, h.version)
@@ -68,6 +86,11 @@ func encodeRecord(h *header) []byte {
 	}
 	if h.paused != 0 {
 		b = binary.BigEndian.AppendUint64(b, uint64(h.paused))
+	}
+	if h.retry != nil {
+		b = binary.AppendVarint(b, int64(h.retry.MaxAttempts))
+		b = binary.AppendVarint(b, int64(h.retry.Base))
+		b = binary.AppendVarint(b, int64(h.retry.Cap))
 	}
 	b = appendString(b, h.agentID)
 	b = appendString(b, h.sched.CronExpression)
@@ -89,6 +112,10 @@ func newHeader(r *tickler.Record) (*header, error) {
 		return nil, fmt.Errorf("bolt: encoding the message of %q: %w", r.ID, err)
 	}
 	h := &header{version: 1, agentID: r.AgentID, sched: r.Schedule, body: body}
+	if r.Retry != nil {
+		p := *r.Retry
+		h.retry = &p
+	}
 	if !r.Next.IsZero() {
 		h.hasNext, h.next = true, r.Next.UnixNano()
 	}
@@ -118,6 +145,13 @@ func decodeHeader(v []byte) (*header, error) {
 	if flags&flagPaused != 0 {
 		h.paused = int64(d.uint64())
 	}
+	if flags&flagRetry != 0 {
+		h.retry = &tickler.RetryPolicy{
+			MaxAttempts: int(d.varint()),
+			Base:        time.Duration(d.varint()),
+			Cap:         time.Duration(d.varint()),
+		}
+	}
 	h.agentID = d.string()
 	h.sched.CronExpression = d.string()
 	h.sched.Type = tickler.ScheduleType(d.string())
@@ -135,8 +169,14 @@ func (h *header) decodeFixed(v []byte) (*decoder, byte, error) {
 	if len(v) == 0 {
 		return nil, 0, fmt.Errorf("%w: empty value", ErrCorrupt)
 	}
-	if v[0] != recordFormat {
-		return nil, 0, fmt.Errorf("%w: format %d (this release reads %d)", ErrNewerFormat, v[0], recordFormat)
+	var known byte
+	switch v[0] {
+	case formatV1:
+		known = flagsV1
+	case formatV2:
+		known = flagsV2
+	default:
+		return nil, 0, fmt.Errorf("%w: format %d (this release reads %d to %d)", ErrNewerFormat, v[0], formatV1, formatV2)
 	}
 	if len(v) < 6 {
 		return nil, 0, fmt.Errorf("%w: %v", ErrCorrupt, errShort)
@@ -145,8 +185,8 @@ func (h *header) decodeFixed(v []byte) (*decoder, byte, error) {
 		return nil, 0, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	flags := v[5]
-	if flags&^knownFlags != 0 {
-		return nil, 0, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
+	if flags&^known != 0 {
+		return nil, 0, fmt.Errorf("%w: flags %#x unknown to format %d", ErrCorrupt, flags, v[0])
 	}
 	d := &decoder{b: v[6:]}
 	h.version = d.uvarint()
@@ -166,10 +206,17 @@ func decodeRecord(id string, v []byte) (*tickler.Record, error) {
 	if err != nil {
 		return nil, &RecordError{ID: id, Err: err}
 	}
+	return h.record(id)
+}
+
+// record decodes the body of the record id, whose header is h (just
+// decoded, and not used again), and returns the whole record.
+func (h *header) record(id string) (*tickler.Record, error) {
 	r := &tickler.Record{
 		ID:       id,
 		AgentID:  h.agentID,
 		Schedule: h.sched,
+		Retry:    h.retry,
 		Next:     h.nextTime(),
 		Version:  h.version,
 	}
@@ -255,7 +302,7 @@ func encodeOutcome(o *tickler.Outcome) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte{recordFormat}, b...), nil
+	return append([]byte{outcomeFormat}, b...), nil
 }
 
 // decodeOutcome decodes a history entry of the record id.
@@ -264,8 +311,8 @@ func decodeOutcome(id string, v []byte) (tickler.Outcome, error) {
 	switch {
 	case len(v) == 0:
 		return o, &RecordError{ID: id, Err: fmt.Errorf("%w: empty history entry", ErrCorrupt)}
-	case v[0] != recordFormat:
-		return o, &RecordError{ID: id, Err: fmt.Errorf("%w: history entry format %d (this release reads %d)", ErrNewerFormat, v[0], recordFormat)}
+	case v[0] != outcomeFormat:
+		return o, &RecordError{ID: id, Err: fmt.Errorf("%w: history entry format %d (this release reads %d)", ErrNewerFormat, v[0], outcomeFormat)}
 	}
 	if err := json.Unmarshal(v[1:], &o); err != nil {
 		return o, &RecordError{ID: id, Err: fmt.Errorf("%w: history entry: %v", ErrCorrupt, err)}

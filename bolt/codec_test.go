@@ -3,8 +3,13 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +96,157 @@ func checkDecode(t *testing.T, v []byte) {
 	}
 	if _, err := decodeOutcome("id", v); err != nil && !errors.As(err, &re) {
 		t.Fatalf("history error %v does not name the record", err)
+	}
+}
+
+// corpusValue reads a value of the committed seed corpus of
+// FuzzDecodeRecord: records as earlier releases (and this one) wrote them.
+func corpusValue(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzDecodeRecord", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, lit, ok := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	if !ok || header != "go test fuzz v1" || !strings.HasPrefix(lit, "[]byte(") || !strings.HasSuffix(lit, ")") {
+		t.Fatalf("%s is not a one-value corpus file", name)
+	}
+	v, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lit, "[]byte("), ")"))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return []byte(v)
+}
+
+// TestRecordsOfEarlierReleasesStillDecode decodes the records of the
+// committed corpus, written by the release before retry policies (format
+// 1) and by the first with them (format 2), and checks that each encodes
+// back to the same bytes: a record without a retry policy is written
+// exactly as the previous release wrote it, so that it can still read it.
+func TestRecordsOfEarlierReleasesStillDecode(t *testing.T) {
+	t.Parallel()
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	full := storetest.Record("id", "agent", epoch).Message
+	zeroMs := time.Time{}.UnixMilli()
+	for _, c := range []struct {
+		file    string
+		format  byte
+		want    tickler.Record
+		histSeq uint64
+	}{
+		{"one-time-all-fields", formatV1, tickler.Record{ID: "id", AgentID: "agent", Message: full,
+			Schedule: tickler.At(epoch), Next: epoch, Version: 1}, 0},
+		{"no-next", formatV1, tickler.Record{ID: "id", AgentID: "agent", Message: full,
+			Schedule: tickler.Schedule{Type: tickler.OneTime, ScheduledAt: &zeroMs}, Version: 1}, 0},
+		{"paused", formatV1, tickler.Record{ID: "id", AgentID: "agent", Message: full,
+			Schedule: tickler.Schedule{Type: tickler.OneTime, ScheduledAt: &zeroMs}, PausedAt: epoch, Version: 1}, 0},
+		{"recurring", formatV1, tickler.Record{ID: "id", AgentID: "a",
+			Schedule: tickler.Cron("CRON_TZ=Europe/London 0 9 * * 1"), Next: epoch, Version: 1}, 0},
+		{"retry-policy", formatV2, tickler.Record{ID: "id", AgentID: "agent", Message: full, Schedule: tickler.At(epoch),
+			Retry: &tickler.RetryPolicy{MaxAttempts: 3, Base: 1500 * time.Millisecond, Cap: time.Minute}, Next: epoch, Version: 4}, 2},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			t.Parallel()
+			v := corpusValue(t, c.file)
+			if v[0] != c.format {
+				t.Fatalf("format byte %d, want %d", v[0], c.format)
+			}
+			got, err := decodeRecord("id", v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c.want
+			if got.ID != want.ID || got.AgentID != want.AgentID || got.Version != want.Version ||
+				!got.Next.Equal(want.Next) || !got.PausedAt.Equal(want.PausedAt) {
+				t.Fatalf("decoded %+v\nwant    %+v", got, want)
+			}
+			for _, pair := range [][2]any{{got.Message, want.Message}, {got.Schedule, want.Schedule}, {got.Retry, want.Retry}} {
+				if g, w := jsonString(t, pair[0]), jsonString(t, pair[1]); g != w {
+					t.Fatalf("decoded %s, want %s", g, w)
+				}
+			}
+			h, err := decodeHeader(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.histSeq != c.histSeq {
+				t.Fatalf("history sequence %d, want %d", h.histSeq, c.histSeq)
+			}
+			if again := encodeRecord(h); !bytes.Equal(again, v) {
+				t.Fatalf("re-encoded differently:\n%q\nwant\n%q", again, v)
+			}
+		})
+	}
+}
+
+func jsonString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestRetryPolicyNeedsFormat2 checks the format byte: 1 without a retry
+// policy, 2 with one; a format-1 record with the retry flag, which no
+// release writes, is damaged, and format 3 is newer than this release.
+func TestRetryPolicyNeedsFormat2(t *testing.T) {
+	t.Parallel()
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := storetest.Record("id", "agent", epoch)
+	for _, p := range []*tickler.RetryPolicy{
+		nil,
+		{MaxAttempts: 1},
+		{MaxAttempts: 5, Base: time.Second, Cap: 5 * time.Minute},
+		{MaxAttempts: 1 << 40, Base: tickler.MaxRetryDelay, Cap: -1}, // not valid, still kept as given
+	} {
+		r.Retry = p
+		h, err := newHeader(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := encodeRecord(h)
+		if want := map[bool]byte{true: formatV1, false: formatV2}[p == nil]; v[0] != want {
+			t.Fatalf("retry %v: format byte %d, want %d", p, v[0], want)
+		}
+		got, err := decodeRecord("id", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.Retry == nil) != (p == nil) || (p != nil && *got.Retry != *p) {
+			t.Fatalf("retry %v decoded as %v", p, got.Retry)
+		}
+		if p == nil {
+			continue
+		}
+		for format, want := range map[byte]error{formatV1: ErrCorrupt, 3: ErrNewerFormat} {
+			w := bytes.Clone(v)
+			w[0] = format
+			binary.BigEndian.PutUint32(w[1:5], crc32.Checksum(w[5:], crcTable))
+			var re *RecordError
+			if _, err := decodeRecord("id", w); !errors.Is(err, want) || !errors.As(err, &re) || !errors.Is(err, tickler.ErrDamaged) {
+				t.Fatalf("format %d with the retry flag = %v, want %v", format, err, want)
+			}
+		}
+	}
+}
+
+// TestOutcomeTriggeredRoundTrips checks the history entry encoding.
+func TestOutcomeTriggeredRoundTrips(t *testing.T) {
+	t.Parallel()
+	for _, trig := range []bool{false, true} {
+		o := &tickler.Outcome{ID: "h", ScheduledMessageID: "id", Status: tickler.StatusSuccess, Triggered: trig}
+		v, err := encodeOutcome(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[0] != formatV1 {
+			t.Fatalf("history entry format %d, want %d", v[0], formatV1)
+		}
+		got, err := decodeOutcome("id", v)
+		if err != nil || got.Triggered != trig {
+			t.Fatalf("Triggered %v decoded as %+v, %v", trig, got, err)
+		}
 	}
 }

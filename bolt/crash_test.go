@@ -211,17 +211,17 @@ func checkCrashRun(t *testing.T, st *bolt.Store, out []string, log string) {
 	for _, agent := range crashAgents {
 		after := ""
 		for {
-			recs, more, err := st.List(ctx, agent, after, 1000)
+			page, err := st.List(ctx, tickler.ListParams{AgentID: agent, After: after, Limit: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, r := range recs {
+			for _, r := range page.Records {
 				stored[r.ID] = r
 			}
-			if !more {
+			if !page.More {
 				break
 			}
-			after = recs[len(recs)-1].ID
+			after = page.Records[len(page.Records)-1].ID
 		}
 	}
 

@@ -8,17 +8,18 @@
 //
 // # Durability
 //
-// Create, Delete and Ack return only once their change is committed and
-// fsynced: after a crash, of the process or of the machine, the file holds
-// every change whose call returned, and no part of any change whose call
-// did not (bbolt commits are atomic). A call that fails changed nothing,
+// Every writing method (Create, Delete, Ack and Update) returns only once
+// its change is committed and fsynced: after a crash, of the process or of
+// the machine, the file holds every change whose call returned, and no part
+// of any change whose call did not (bbolt commits are atomic). A call that fails changed nothing,
 // except when the commit's fsync itself fails: then the change may or may
 // not be on disk, as with any fsync error. A cancelled context fails a
 // write only before it joins a commit, never after.
 //
 // With the scheduler this gives: a scheduled message whose Create returned
 // survives a crash and fires; one whose Delete returned never fires after
-// a restart; an occurrence is removed or advanced (the Ack) only after the
+// a restart; an update, pause or resume whose Update returned survives a
+// crash; an occurrence is removed or advanced (the Ack) only after the
 // Deliverer returned, so one cut short by a crash is delivered again after
 // the restart with the same idempotency key. The crash test (crash_test.go)
 // checks all of this by killing a scheduler with SIGKILL at random moments.
@@ -26,12 +27,14 @@
 // Concurrent writes share commits: one goroutine, the committer, takes
 // every write queued while the previous commit was syncing and runs them
 // in one bbolt transaction, so one fsync serves many callers. Each write
-// still fails alone: one that is refused (ErrExists, ErrNotFound,
-// ErrConflict) changes nothing and does not affect the others, and if bbolt
-// fails one write, the transaction is rolled back and the others are
-// committed without it. Reads
-// (Get, List, Claim, History) run in read-only transactions, concurrently
-// with each other and with the committer, each on a consistent snapshot.
+// still fails alone: one that is refused (ErrExists, ErrLimitExceeded,
+// ErrNotFound, ErrConflict) changes nothing and does not affect the others,
+// and if bbolt fails one write, the transaction is rolled back and the
+// others are committed without it. Writes in one commit run one after the
+// other, so a Create's check of [tickler.CreateParams.MaxPerAgent] sees
+// every record committed or batched before it. Reads (Get, List, Claim,
+// Count, History) run in read-only transactions, concurrently with each
+// other and with the committer, each on a consistent snapshot.
 //
 // The file is locked while a Store has it open. A second [Open] of the same
 // file, in this process or another, waits up to the lock timeout
@@ -54,41 +57,53 @@
 // records is the source of truth; agents is the index List reads, in
 // (agent, id) order; due is the index Claim reads, in (next occurrence, id)
 // order, holding only records that have a next occurrence. Claim is a
-// range read of due from its cursor up to its limit: it never reads the
-// records beyond what it returns, so a restart costs the look-ahead window,
-// not the number of stored schedules. The payload of a record is read from
+// range read of due from its cursor up to its limit: it reads the headers
+// of the records it returns (and of the damaged ones it skips) and no
+// others, so a restart costs the look-ahead window, not the number of
+// stored schedules. The payload of a record is read from
 // the file when it fires (Get), not held in memory.
 //
 // A record value is:
 //
-//	byte      format version (1)
+//	byte      format version: 1, or 2 if flag 8 is set
 //	4 bytes   CRC-32C of everything after it
-//	byte      flags: 1 = has next occurrence, 2 = has scheduled_at, 4 = paused
+//	byte      flags: 1 = has next occurrence, 2 = has scheduled_at, 4 = paused,
+//	          8 = has a retry policy (format 2)
 //	uvarint   version (the Ack fence)
 //	uvarint   history sequence: outcomes ever appended
 //	8 bytes   next occurrence, Unix ns (if flag 1)
 //	varint    scheduled_at, Unix ms (if flag 2)
 //	8 bytes   when the record was paused, Unix ns (if flag 4)
+//	3 varints retry policy: max attempts, base and cap in ns (if flag 8)
 //	string    agent id, cron expression, schedule type (each uvarint length, bytes)
 //	rest      the message (tickler.MessageCreate) as JSON
 //
 // History entries of a record have sequence numbers 1, 2, ...; an Ack
 // appends the next one and deletes those older than the newest
-// HistoryLimit, and History reads them backwards from the newest.
+// HistoryLimit (a history-only Ack too, without touching the version or
+// the next occurrence), and History reads them backwards from the newest.
 //
 // # Format versions
 //
 // Every record and history entry starts with a format byte, and the meta
-// bucket holds the layout version. A later release that changes an
-// encoding bumps the byte and migrates what it finds with an older one.
+// bucket holds the layout version. A record is written in the oldest
+// format that holds it: a record without a retry policy of its own is
+// written in format 1, byte for byte as the release before retry policies
+// wrote it, so that release still reads it; one with a retry policy is
+// written in format 2, which that release refuses as newer. History
+// entries are format 1 (their JSON gained the optional "triggered" field,
+// which an older release ignores). A later release that changes an
+// encoding adds a format and reads, or migrates, the older ones.
+//
 // This release refuses to open a file whose layout is newer (an error
 // matching [ErrNewerFormat] naming the path), and a record it cannot
 // decode, whether written by a newer release or damaged (wrong format
 // byte, checksum or structure), yields a *[RecordError] naming the record
-// and matching [tickler.ErrDamaged]: from Get, List, Ack and History, and
+// and matching [tickler.ErrDamaged]: from Get, List, Ack and Update, and
 // from Claim beside the records it could read (so
 // [tickler.Scheduler.Start] fails naming it when it is due within the
-// look-ahead, and a running scheduler logs it and fires the others). Such
-// a record is never skipped in silence and never causes a panic; Delete
-// removes it, so an operator can clear it.
+// look-ahead, and a running scheduler logs it and fires the others); a
+// history entry that cannot be decoded yields one from History. Such a
+// record is never skipped in silence and never causes a panic; Delete
+// removes it, with or without its agent id, so an operator can clear it.
 package bolt

@@ -104,10 +104,10 @@ func TestDeleteBeforeRestartNeverDelivers(t *testing.T) {
 func TestStartNamesAnUndecodableRecord(t *testing.T) {
 	t.Parallel()
 	st := open(t)
-	if err := st.Create(ctx, storetest.Record("broken", "agent", epoch.Add(time.Second))); err != nil {
+	if err := st.Create(ctx, storetest.Record("broken", "agent", epoch.Add(time.Second)), tickler.CreateParams{}); err != nil {
 		t.Fatal(err)
 	}
-	damage(t, st, "broken", func(v []byte) []byte { v[0] = 2; return v })
+	damage(t, st, "broken", func(v []byte) []byte { v[0] = 0xff; return v })
 	s, err := tickler.New(st, &ticklertest.Recorder{})
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,12 @@ func reopen(t testing.TB, s *bolt.Store) *bolt.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) tickler.Store { return open(t) })
+	storetest.RunWith(t, storetest.Config{
+		New: func(t *testing.T) tickler.Store { return open(t) },
+		Damage: func(t *testing.T, s tickler.Store, id string) {
+			damage(t, s.(*bolt.Store), id, func(v []byte) []byte { v[len(v)-3] ^= 0x10; return v })
+		},
+	})
 }
 
 func TestEverythingSurvivesReopen(t *testing.T) {
@@ -63,33 +68,34 @@ func TestEverythingSurvivesReopen(t *testing.T) {
 	rec := storetest.Record("rec", "agent", epoch.Add(time.Minute))
 	rec.Schedule = tickler.Cron("* * * * *")
 	for _, r := range []*tickler.Record{one, rec} {
-		if err := s.Create(ctx, r.Clone()); err != nil {
+		if err := s.Create(ctx, r.Clone(), tickler.CreateParams{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	out := &tickler.Outcome{ID: "h1", ScheduledMessageID: "rec", Occurrence: epoch.Add(time.Minute), Status: tickler.StatusSuccess, Attempts: 1, SentAt: epoch.Add(time.Minute)}
-	if err := s.Ack(ctx, tickler.Ack{ID: "rec", Version: 1, Next: epoch.Add(2 * time.Minute), Outcome: out, HistoryLimit: 10}); err != nil {
+	out := &tickler.Outcome{ID: "h1", ScheduledMessageID: "rec", Occurrence: epoch.Add(time.Minute), Status: tickler.StatusSuccess, Attempts: 1, Triggered: true, SentAt: epoch.Add(time.Minute)}
+	if err := s.Ack(ctx, tickler.AckParams{ID: "rec", Version: 1, Next: epoch.Add(2 * time.Minute), Outcome: out, HistoryLimit: 10}); err != nil {
 		t.Fatal(err)
 	}
 
 	s = reopen(t, s)
-	recs, more, err := s.List(ctx, "agent", "", 10)
-	if err != nil || more || len(recs) != 2 {
-		t.Fatalf("List after reopen = %d records, more %v, %v", len(recs), more, err)
+	page, err := s.List(ctx, tickler.ListParams{AgentID: "agent", Limit: 10})
+	if err != nil || page.More || len(page.Records) != 2 {
+		t.Fatalf("List after reopen = %d records, more %v, %v", len(page.Records), page.More, err)
 	}
-	if got := recs[0]; got.ID != "one" || got.Version != 1 || !got.Next.Equal(one.Next) || got.Message.Messages[1].Content.Parts[1].Source == nil {
+	if got := page.Records[0]; got.ID != "one" || got.Version != 1 || !got.Next.Equal(one.Next) || got.Message.Messages[1].Content.Parts[1].Source == nil ||
+		got.Retry == nil || *got.Retry != *one.Retry {
 		t.Fatalf("one after reopen = %+v", got)
 	}
-	if got := recs[1]; got.Version != 2 || !got.Next.Equal(epoch.Add(2*time.Minute)) || got.Schedule.CronExpression != "* * * * *" {
+	if got := page.Records[1]; got.Version != 2 || !got.Next.Equal(epoch.Add(2*time.Minute)) || got.Schedule.CronExpression != "* * * * *" {
 		t.Fatalf("rec after reopen = %+v", got)
 	}
-	outs, _, err := s.History(ctx, "rec", 0, 10)
-	if err != nil || len(outs) != 1 || outs[0].ID != "h1" {
-		t.Fatalf("History after reopen = %v, %v", outs, err)
+	hist, err := s.History(ctx, tickler.HistoryParams{ID: "rec", Limit: 10})
+	if err != nil || len(hist.Outcomes) != 1 || hist.Outcomes[0].ID != "h1" || !hist.Outcomes[0].Triggered {
+		t.Fatalf("History after reopen = %+v, %v", hist.Outcomes, err)
 	}
-	due, _, err := s.Claim(ctx, tickler.Due{}, epoch.Add(time.Hour), 10)
-	if err != nil || len(due) != 2 || due[0].ID != "rec" || due[0].Version != 2 {
-		t.Fatalf("Claim after reopen = %+v, %v", due, err)
+	claimed, err := s.Claim(ctx, tickler.ClaimParams{Until: epoch.Add(time.Hour), Limit: 10})
+	if err != nil || len(claimed.Due) != 2 || claimed.Due[0].ID != "rec" || claimed.Due[0].Version != 2 {
+		t.Fatalf("Claim after reopen = %+v, %v", claimed.Due, err)
 	}
 }
 
@@ -129,10 +135,10 @@ func TestClosedStoreFailsWithErrClosed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close = %v", err)
 	}
-	if err := s.Create(ctx, storetest.Record("id", "a", epoch)); !errors.Is(err, bolt.ErrClosed) {
+	if err := s.Create(ctx, storetest.Record("id", "a", epoch), tickler.CreateParams{}); !errors.Is(err, bolt.ErrClosed) {
 		t.Fatalf("Create after Close = %v", err)
 	}
-	if _, err := s.Get(ctx, "id"); !errors.Is(err, bolt.ErrClosed) {
+	if _, err := s.Get(ctx, "", "id"); !errors.Is(err, bolt.ErrClosed) {
 		t.Fatalf("Get after Close = %v", err)
 	}
 }
@@ -142,10 +148,10 @@ func TestCancelledContextWritesNothing(t *testing.T) {
 	s := open(t)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := s.Create(cctx, storetest.Record("id", "a", epoch)); !errors.Is(err, context.Canceled) {
+	if err := s.Create(cctx, storetest.Record("id", "a", epoch), tickler.CreateParams{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Create with a cancelled context = %v", err)
 	}
-	if _, err := s.Get(ctx, "id"); !errors.Is(err, tickler.ErrNotFound) {
+	if _, err := s.Get(ctx, "", "id"); !errors.Is(err, tickler.ErrNotFound) {
 		t.Fatalf("a cancelled Create stored its record: %v", err)
 	}
 }
@@ -181,7 +187,7 @@ func TestUndecodableRecordIsNamedNeverDropped(t *testing.T) {
 			t.Parallel()
 			s := open(t)
 			for _, id := range []string{"good", "bad"} {
-				if err := s.Create(ctx, storetest.Record(id, "agent", epoch)); err != nil {
+				if err := s.Create(ctx, storetest.Record(id, "agent", epoch), tickler.CreateParams{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -197,27 +203,45 @@ func TestUndecodableRecordIsNamedNeverDropped(t *testing.T) {
 					t.Fatalf("%s error %q does not name the record", op, err)
 				}
 			}
-			due, _, err := s.Claim(ctx, tickler.Due{}, epoch, 10)
+			res, err := s.Claim(ctx, tickler.ClaimParams{Until: epoch, Limit: 10})
 			check("Claim", err)
-			if !errors.Is(err, tickler.ErrDamaged) || len(due) != 1 || due[0].ID != "good" {
-				t.Fatalf("Claim = %v, %v; want the good record beside an error matching tickler.ErrDamaged", due, err)
+			if !errors.Is(err, tickler.ErrDamaged) || len(res.Due) != 1 || res.Due[0].ID != "good" {
+				t.Fatalf("Claim = %v, %v; want the good record beside an error matching tickler.ErrDamaged", res.Due, err)
 			}
-			_, err = s.Get(ctx, "bad")
+			_, err = s.Get(ctx, "", "bad")
 			check("Get", err)
-			_, _, err = s.List(ctx, "agent", "", 10)
+			_, err = s.Get(ctx, "agent", "bad")
+			check("Get by its agent", err)
+			_, err = s.List(ctx, tickler.ListParams{AgentID: "agent", Limit: 10})
 			check("List", err)
-			check("Ack", s.Ack(ctx, tickler.Ack{ID: "bad", Version: 1}))
-			if _, err := s.Get(ctx, "good"); err != nil {
+			check("Ack", s.Ack(ctx, tickler.AckParams{ID: "bad", Version: 1}))
+			check("history-only Ack", s.Ack(ctx, tickler.AckParams{ID: "bad", HistoryOnly: true, HistoryLimit: 10,
+				Outcome: &tickler.Outcome{ID: "h", ScheduledMessageID: "bad", Status: tickler.StatusSuccess}}))
+			up := storetest.Record("bad", "agent", epoch)
+			up.Version = 1
+			check("Update", s.Update(ctx, up))
+			if _, err := s.Get(ctx, "other", "bad"); !errors.Is(err, tickler.ErrNotFound) {
+				t.Fatalf("Get by another agent = %v, want ErrNotFound", err)
+			}
+			if err := s.Delete(ctx, "other", "bad"); !errors.Is(err, tickler.ErrNotFound) {
+				t.Fatalf("Delete by another agent = %v, want ErrNotFound", err)
+			}
+			if _, err := s.Get(ctx, "", "good"); err != nil {
 				t.Fatalf("Get of the good record = %v", err)
 			}
 
-			// Delete is the way out: it removes the record, whatever its bytes.
-			if err := s.Delete(ctx, "agent", "bad"); err != nil {
+			// Delete is the way out: it removes the record, whatever its
+			// bytes, and its index entries, even when the caller (the
+			// dispatcher) does not know the agent.
+			if err := s.Delete(ctx, "", "bad"); err != nil {
 				t.Fatalf("Delete of the bad record = %v", err)
 			}
-			due, _, err = s.Claim(ctx, tickler.Due{}, epoch, 10)
-			if err != nil || len(due) != 1 || due[0].ID != "good" {
-				t.Fatalf("Claim after deleting the bad record = %v, %v", due, err)
+			res, err = s.Claim(ctx, tickler.ClaimParams{Until: epoch, Limit: 10})
+			if err != nil || len(res.Due) != 1 || res.Due[0].ID != "good" {
+				t.Fatalf("Claim after deleting the bad record = %v, %v", res.Due, err)
+			}
+			if n, err := s.Count(ctx, "agent"); err != nil || n != 1 {
+				t.Fatalf("Count after deleting the bad record = %d, %v", n, err)
 			}
 		})
 	}

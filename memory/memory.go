@@ -4,7 +4,9 @@
 package memory
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -60,7 +62,7 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	}
 	ids := s.byAgent[c.AgentID]
 	if p.MaxPerAgent > 0 && ids != nil && ids.Len() >= p.MaxPerAgent {
-		return tickler.ErrLimitExceeded
+		return fmt.Errorf("%w: agent %q has %d scheduled messages (at most %d)", tickler.ErrLimitExceeded, c.AgentID, ids.Len(), p.MaxPerAgent)
 	}
 	s.recs[c.ID] = c
 	if ids == nil {
@@ -202,7 +204,9 @@ func (s *Store) appendHistory(id string, a tickler.AckParams) {
 	if a.Outcome == nil || a.HistoryLimit <= 0 {
 		return
 	}
-	h := append(s.history[id], *a.Outcome)
+	o := *a.Outcome
+	o.Response = bytes.Clone(o.Response) // keep nothing the caller passed
+	h := append(s.history[id], o)
 	if len(h) > a.HistoryLimit {
 		h = append([]tickler.Outcome(nil), h[len(h)-a.HistoryLimit:]...)
 	}
@@ -216,11 +220,12 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	defer s.mu.Unlock()
 	old, ok := s.recs[c.ID]
 	switch {
-	case !ok || old.AgentID != c.AgentID:
+	case !ok || (c.AgentID != "" && old.AgentID != c.AgentID):
 		return tickler.ErrNotFound
 	case old.Version != c.Version:
 		return tickler.ErrConflict
 	}
+	c.AgentID = old.AgentID // an empty agent id matches, and changes nothing
 	if !old.Next.IsZero() {
 		s.due.Delete(dueKey{old.Next.UnixNano(), old.ID})
 	}
@@ -252,7 +257,9 @@ func (s *Store) History(ctx context.Context, p tickler.HistoryParams) (tickler.H
 	h := s.history[p.ID]
 	var out []tickler.Outcome
 	for i := len(h) - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
-		out = append(out, h[i])
+		o := h[i]
+		o.Response = bytes.Clone(o.Response) // callers may change what they get
+		out = append(out, o)
 	}
 	return tickler.HistoryResult{Outcomes: out, More: len(h)-p.Offset-len(out) > 0}, nil
 }

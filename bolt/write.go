@@ -1,0 +1,268 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/tickler-go/tickler"
+)
+
+// The writing methods, each a function the committer runs in a shared
+// commit (see commit.go).
+
+// Create implements [tickler.Store.Create]: it stores r with Version 1,
+// sets r.Version to 1, and returns once the record is fsynced. With
+// p.MaxPerAgent set, it counts the agent's records (in the agent index, up
+// to the limit) in the transaction that inserts the record, so that no
+// interleaving of creates takes an agent past the limit.
+func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
+	if r.ID == "" {
+		return errors.New("bolt: create: empty id")
+	}
+	h, err := newHeader(r)
+	if err != nil {
+		return err
+	}
+	id := []byte(r.ID)
+	v := encodeRecord(h)
+	err = s.update(ctx, func(b buckets) error {
+		if b.records.Get(id) != nil {
+			return tickler.ErrExists
+		}
+		if p.MaxPerAgent > 0 && countAgent(b.agents, h.agentID, p.MaxPerAgent) >= p.MaxPerAgent {
+			return fmt.Errorf("%w: agent %q has %d scheduled messages, the most it may have",
+				tickler.ErrLimitExceeded, h.agentID, p.MaxPerAgent)
+		}
+		if err := put(b.records, id, v); err != nil {
+			return err
+		}
+		if err := put(b.agents, agentKey(h.agentID, r.ID), nil); err != nil {
+			return err
+		}
+		if h.hasNext {
+			return put(b.due, dueKey(h.next, r.ID), nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.Version = 1
+	return nil
+}
+
+// fenced is lookup that also requires the record to be at version: else
+// ErrConflict.
+func fenced(b buckets, id, agentID string, version uint64) (*header, error) {
+	h, err := lookup(b, agentID, id)
+	if err == nil && h.version != version {
+		return nil, tickler.ErrConflict
+	}
+	return h, err
+}
+
+// Delete implements [tickler.Store.Delete]: it returns once the removal of
+// the record, its index entries and its history is fsynced. It also
+// removes a record that cannot be decoded.
+func (s *Store) Delete(ctx context.Context, agentID, id string) error {
+	return s.update(ctx, func(b buckets) error {
+		v := b.records.Get([]byte(id))
+		if v == nil {
+			if agentID != "" && has(b.agents, agentKey(agentID, id)) {
+				// A dangling index entry: drop it; there is nothing to delete.
+				if err := del(b.agents, agentKey(agentID, id)); err != nil {
+					return err
+				}
+			}
+			return tickler.ErrNotFound
+		}
+		h, err := decodeHeader(v)
+		switch {
+		case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
+			return tickler.ErrNotFound
+		case err != nil:
+			// Its header cannot say where its index entries are: look for them.
+			return removeUndecodable(b, id)
+		case agentID != "" && h.agentID != agentID:
+			return tickler.ErrNotFound
+		}
+		return remove(b, id, h)
+	})
+}
+
+// remove deletes the record id, whose header is h, with its index
+// entries and its history.
+func remove(b buckets, id string, h *header) error {
+	if err := del(b.records, []byte(id)); err != nil {
+		return err
+	}
+	if err := del(b.agents, agentKey(h.agentID, id)); err != nil {
+		return err
+	}
+	if h.hasNext {
+		if err := del(b.due, dueKey(h.next, id)); err != nil {
+			return err
+		}
+	}
+	return trimHistory(b.history, id, math.MaxUint64)
+}
+
+// removeUndecodable deletes a record whose header does not decode, with
+// every index entry that names it and its history. Its index entries are
+// found by scans of the due and agent indexes, which this rare path
+// affords.
+func removeUndecodable(b buckets, id string) error {
+	var dueKeys, agentKeys [][]byte
+	c := b.due.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if _, kid, ok := parseDueKey(k); ok && kid == id {
+			dueKeys = append(dueKeys, bytes.Clone(k))
+		}
+	}
+	c = b.agents.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if n, w := binary.Uvarint(k); w > 0 && uint64(len(k)-w) >= n && string(k[w+int(n):]) == id {
+			agentKeys = append(agentKeys, bytes.Clone(k))
+		}
+	}
+	for _, k := range dueKeys {
+		if err := del(b.due, k); err != nil {
+			return err
+		}
+	}
+	for _, k := range agentKeys {
+		if err := del(b.agents, k); err != nil {
+			return err
+		}
+	}
+	if err := del(b.records, []byte(id)); err != nil {
+		return err
+	}
+	return trimHistory(b.history, id, math.MaxUint64)
+}
+
+// trimHistory deletes the history entries of id whose sequence number is
+// at most upTo.
+func trimHistory(hist *bbolt.Bucket, id string, upTo uint64) error {
+	prefix := prefixed(id, 0)
+	var keys [][]byte
+	c := hist.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+8 || binary.BigEndian.Uint64(k[len(prefix):]) > upTo {
+			break
+		}
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := del(hist, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ack implements [tickler.Store.Ack]: it returns once the removed or
+// advanced record, and the appended history entry, are fsynced. A
+// history-only ack appends the entry without a version check and leaves
+// the record's version and next occurrence as they are. A record that
+// cannot be decoded returns a *[RecordError] and is left as is.
+func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
+	var entry []byte
+	if a.Outcome != nil && a.HistoryLimit > 0 {
+		var err error
+		if entry, err = encodeOutcome(a.Outcome); err != nil {
+			return fmt.Errorf("bolt: ack %s: encoding the outcome: %w", a.ID, err)
+		}
+	}
+	id := []byte(a.ID)
+	return s.update(ctx, func(b buckets) error {
+		if a.HistoryOnly {
+			h, err := lookup(b, "", a.ID)
+			if err != nil || entry == nil {
+				return err
+			}
+			h.histSeq++
+			if err := put(b.records, id, encodeRecord(h)); err != nil {
+				return err
+			}
+			return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
+		}
+		h, err := fenced(b, a.ID, "", a.Version)
+		if err != nil {
+			return err
+		}
+		if a.Next.IsZero() {
+			return remove(b, a.ID, h)
+		}
+		if h.hasNext {
+			if err := del(b.due, dueKey(h.next, a.ID)); err != nil {
+				return err
+			}
+		}
+		h.version++
+		h.hasNext, h.next = true, a.Next.UnixNano()
+		if entry != nil {
+			h.histSeq++
+		}
+		// Encode before the first put: h.body aliases the stored value.
+		nv := encodeRecord(h)
+		if err := put(b.records, id, nv); err != nil {
+			return err
+		}
+		if err := put(b.due, dueKey(h.next, a.ID), nil); err != nil {
+			return err
+		}
+		if entry == nil {
+			return nil
+		}
+		return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
+	})
+}
+
+// appendHistory stores entry as the history entry seq of the record id and
+// deletes those beyond the newest limit.
+func appendHistory(hist *bbolt.Bucket, id string, seq uint64, entry []byte, limit int) error {
+	if err := put(hist, historyKey(id, seq), entry); err != nil {
+		return err
+	}
+	if keep := uint64(limit); seq > keep {
+		return trimHistory(hist, id, seq-keep)
+	}
+	return nil
+}
+
+// Update implements [tickler.Store.Update]: it returns once the replaced
+// record and its index entries are fsynced. Its history is kept, and so is
+// its agent (an empty r.AgentID matches any and changes nothing).
+func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
+	nh, err := newHeader(r)
+	if err != nil {
+		return err
+	}
+	id := []byte(r.ID)
+	return s.update(ctx, func(b buckets) error {
+		h, err := fenced(b, r.ID, r.AgentID, r.Version)
+		if err != nil {
+			return err
+		}
+		if h.hasNext {
+			if err := del(b.due, dueKey(h.next, r.ID)); err != nil {
+				return err
+			}
+		}
+		nh.version, nh.histSeq, nh.agentID = h.version+1, h.histSeq, h.agentID
+		if err := put(b.records, id, encodeRecord(nh)); err != nil {
+			return err
+		}
+		if nh.hasNext {
+			return put(b.due, dueKey(nh.next, r.ID), nil)
+		}
+		return nil
+	})
+}
