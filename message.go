@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tickler-go/tickler/internal/wire"
 )
 
 // Role is who a [Message] speaks as: [RoleUser], [RoleAssistant] or [RoleSystem].
@@ -441,18 +443,11 @@ func (m MessageCreate) clone() MessageCreate {
 	return c
 }
 
-// marshal is json.Marshal without HTML escaping, so that text comes back
-// byte for byte as it went in ("<" stays "<", not "\u003c"). An encoder
-// that calls a MarshalJSON method never unescapes what it returns.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
+// marshal is the module's one wire encoder, json.Marshal without HTML
+// escaping (see internal/wire), so that text comes back byte for byte as it
+// went in. An encoder that calls a MarshalJSON method never unescapes what
+// it returns.
+func marshal(v any) ([]byte, error) { return wire.Marshal(v) }
 
 // wholeNumber decodes an optional JSON number that must be a whole number
 // (the contract's numbers are floats on the wire: 5 and 5.0 are both fine).

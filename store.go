@@ -79,8 +79,9 @@ type Store interface {
 	// ErrNotFound if the record is gone and ErrConflict if its version is
 	// not p.Version; neither changes anything.
 	Ack(ctx context.Context, p AckParams) error
-	// Update replaces the record r.ID, which must belong to r.AgentID and
-	// be at version r.Version, with r (message, schedule, retry policy,
+	// Update replaces the record r.ID, which must belong to r.AgentID (an
+	// empty r.AgentID matches any agent and keeps the stored one) and be
+	// at version r.Version, with r (message, schedule, retry policy,
 	// next occurrence, pause state), and makes its version r.Version+1;
 	// its history is kept. It returns ErrNotFound if there is no such
 	// record of that agent and ErrConflict if its version is not
@@ -133,8 +134,9 @@ type ClaimResult struct {
 	// Due lists the records claimed, in ascending (At, ID) order.
 	Due []Due
 	// Next is the next occurrence of the first record beyond Until, or the
-	// zero time if there is none (or if Claim stopped at Limit), so that
-	// the caller can sleep until then.
+	// zero time if there is none, so that the caller can sleep until then.
+	// When Claim stopped at Limit with records left in the range, Next is
+	// zero: the caller claims again from the last record it got.
 	Next time.Time
 }
 

@@ -108,6 +108,9 @@ func run() error {
 
 	var apiOpts []httpapi.Option
 	apiOpts = append(apiOpts, httpapi.WithLogger(log))
+	if *allowPrivate {
+		apiOpts = append(apiOpts, httpapi.AllowPrivateCallbacks())
+	}
 	if *apiKey != "" {
 		apiOpts = append(apiOpts, httpapi.WithAuthorizer(httpapi.BearerToken(*apiKey)))
 	}
