@@ -18,6 +18,7 @@ const (
 	DefaultMisfireThreshold = time.Minute
 	DefaultMaxMessages      = 100
 	DefaultMaxScheduleBytes = 1 << 20
+	DefaultPollInterval     = time.Second
 )
 
 // An Option configures a [Scheduler]. Options are applied in order; [New]
@@ -45,6 +46,7 @@ type options struct {
 	maxPerAgent      int
 	minInterval      time.Duration
 	agentConcurrency int
+	pollInterval     time.Duration
 }
 
 func defaultOptions() options {
@@ -62,6 +64,7 @@ func defaultOptions() options {
 		maxSleep:         DefaultMaxSleep,
 		maxMessages:      DefaultMaxMessages,
 		maxBytes:         DefaultMaxScheduleBytes,
+		pollInterval:     DefaultPollInterval,
 	}
 }
 
@@ -152,6 +155,14 @@ func WithLookahead(d time.Duration) Option { return func(o *options) { o.lookahe
 // at least a millisecond.
 func WithMaxSleep(d time.Duration) Option { return func(o *options) { o.maxSleep = d } }
 
+// WithPollInterval sets how often a scheduler over a [SharedStore] claims
+// from the store when nothing told it to (default [DefaultPollInterval]):
+// it bounds how long a schedule created on another node, or left by a node
+// that died, waits beyond its due time when the store's hints are off
+// (PgBouncer in transaction mode). d must be at least a millisecond. A
+// store owned by one process is never polled.
+func WithPollInterval(d time.Duration) Option { return func(o *options) { o.pollInterval = d } }
+
 // WithMaxMessages bounds the messages of one scheduled message (default
 // [DefaultMaxMessages]); 0 means no bound. Create answers a larger request
 // with a *[ValidationError] on "messages" that matches [ErrLimitExceeded].
@@ -203,6 +214,8 @@ func (o *options) check() error {
 		return bad("WithLookahead", o.lookahead, "must be at least 1ms")
 	case o.maxSleep < time.Millisecond:
 		return bad("WithMaxSleep", o.maxSleep, "must be at least 1ms")
+	case o.pollInterval < time.Millisecond:
+		return bad("WithPollInterval", o.pollInterval, "must be at least 1ms")
 	case o.maxMessages < 0:
 		return bad("WithMaxMessages", o.maxMessages, "must not be negative (0 means no bound)")
 	case o.maxBytes < 0:

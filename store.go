@@ -95,6 +95,35 @@ type Store interface {
 	History(ctx context.Context, p HistoryParams) (HistoryResult, error)
 }
 
+// SharedStore is a [Store] that several processes share, each running a
+// scheduler over it (the postgres package's store is one). Its claims are
+// leases held by the process (the node) on the store's own clock, renewed
+// by a heartbeat; the dispatcher finds out it is shared by asserting this
+// interface, and then:
+//
+//   - claims the whole window at every claim (it passes a zero
+//     ClaimParams.After), at least every [WithPollInterval], and when
+//     Hints says another node changed something;
+//   - treats an offer of a record it does not hold (Create, Update, Pause,
+//     Resume on this node) as a reason to claim soon, not as a push;
+//   - confirms its lease with Confirm before each delivery, so that a
+//     node that lost its lease (paused, partitioned) starts no delivery
+//     of what another node took over, and no node starts one after Delete
+//     returned on any node;
+//   - drops what it held when a claim reports ClaimResult.Reset;
+//   - fires an occurrence due at At when its own clock reads At+Skew.
+type SharedStore interface {
+	Store
+	// Confirm returns the record id if this node still holds a live lease
+	// on it, ErrNotFound if it is gone, and ErrConflict if another node
+	// holds it or this node's lease lapsed.
+	Confirm(ctx context.Context, id string) (*Record, error)
+	// Hints returns a channel that receives a value when another node
+	// created or changed a record that may fall due soon, or nil if the
+	// store has no such signal (then polling alone finds it).
+	Hints() <-chan struct{}
+}
+
 // CreateParams are the conditions of [Store.Create].
 type CreateParams struct {
 	// MaxPerAgent, when positive, is how many records the agent may have:
@@ -127,12 +156,25 @@ type ClaimParams struct {
 	Until time.Time
 	// Limit is the most records returned; it is at least 1.
 	Limit int
+	// Now is the caller's clock when it claims. A [SharedStore] measures
+	// the window on its own clock as Until minus Now, and reports the
+	// caller's skew from it.
+	Now time.Time
 }
 
 // ClaimResult is what [Store.Claim] found.
 type ClaimResult struct {
-	// Due lists the records claimed, in ascending (At, ID) order.
+	// Due lists the records claimed, in ascending (At, ID) order. A
+	// [SharedStore] returns the records it leased to this node, including
+	// those this node already held.
 	Due []Due
+	// Reset, from a [SharedStore], reports that this node lost its lease
+	// since its previous claim and took a new identity: whatever it
+	// claimed before is no longer its own.
+	Reset bool
+	// Skew, from a [SharedStore], is how far the caller's clock is ahead
+	// of the store's (negative if behind), as measured by this claim.
+	Skew time.Duration
 	// Next is the next occurrence of the first record beyond Until, or the
 	// zero time if there is none, so that the caller can sleep until then.
 	// When Claim stopped at Limit with records left in the range, Next is
