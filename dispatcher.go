@@ -22,6 +22,7 @@ const claimRetry = time.Second
 // pointer back to the Scheduler.
 type dispatcherConfig struct {
 	store   Store
+	shared  SharedStore // store, if several processes share it; else nil
 	deliver Deliverer
 	clock   Clock
 	ids     *idGen
@@ -39,6 +40,7 @@ type dispatcherConfig struct {
 	lookahead        time.Duration
 	claimBatch       int
 	maxSleep         time.Duration
+	pollInterval     time.Duration // claims of a shared store
 }
 
 // job is an occurrence handed to a worker: an entry popped from the heap
@@ -68,9 +70,10 @@ type flight struct {
 // dispatcher fires what the store says is due. It has one mutex, mu; each
 // field says who owns it.
 type dispatcher struct {
-	cfg  dispatcherConfig // read-only after newDispatcher
-	kick chan struct{}    // wakes the loop; never closed
-	wg   sync.WaitGroup   // jobs on a worker, from hand-off to the end of fire
+	cfg   dispatcherConfig // read-only after newDispatcher
+	kick  chan struct{}    // wakes the loop; never closed
+	hints <-chan struct{}  // the shared store's hints; nil, never ready, without
+	wg    sync.WaitGroup   // jobs on a worker, from hand-off to the end of fire
 
 	mu sync.Mutex // guards everything below
 
@@ -90,6 +93,10 @@ type dispatcher struct {
 	claiming  bool      // a claim reads the store; offers wait in recent
 	recent    []Due
 	forgotten map[string]bool // deleted while a claim read the store
+	// Over a shared store only (see SharedStore):
+	hinted    bool          // another node may have changed something: claim
+	lastClaim time.Time     // when the last claim started
+	skew      time.Duration // this node's clock ahead of the store's
 
 	// Lifecycle. stopLoop, loopDone, runCtx and cancel are set by start,
 	// under mu, before the state says running, and never change after.
@@ -110,7 +117,12 @@ const (
 )
 
 func newDispatcher(cfg dispatcherConfig) *dispatcher {
+	var hints <-chan struct{}
+	if cfg.shared != nil {
+		hints = cfg.shared.Hints()
+	}
 	return &dispatcher{
+		hints:     hints,
 		cfg:       cfg,
 		kick:      make(chan struct{}, 1),
 		heap:      newDueHeap(),
@@ -238,6 +250,7 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 	first <- nil
 
 	clk := d.cfg.clock
+	hints := d.hints
 	var retryClaim time.Time // after a failed claim, the next one waits
 	for {
 		if ctx.Err() != nil {
@@ -245,7 +258,7 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		}
 		d.mu.Lock()
 		now := clk.Now()
-		claimDue := d.needClaimLocked(now.Add(d.cfg.lookahead)) && !now.Before(retryClaim)
+		claimDue := d.needClaimLocked(now, now.Add(d.cfg.lookahead)) && !now.Before(retryClaim)
 		d.mu.Unlock()
 		if claimDue {
 			switch err := d.claim(ctx); {
@@ -284,6 +297,12 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		case !d.storeNext.IsZero():
 			wait = min(wait, d.storeNext.Sub(now)-d.cfg.lookahead)
 		}
+		if d.cfg.shared != nil {
+			wait = min(wait, d.lastClaim.Add(d.cfg.pollInterval).Sub(now))
+			if d.hinted {
+				wait = 0
+			}
+		}
 		d.mu.Unlock()
 		if wait <= 0 {
 			continue
@@ -298,6 +317,10 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 			return
 		case <-d.kick:
 		case <-timer.C():
+		case <-hints:
+			d.mu.Lock()
+			d.hinted = true
+			d.mu.Unlock()
 		}
 		timer.Stop()
 	}
@@ -368,7 +391,7 @@ func (d *dispatcher) waitIdle(ctx context.Context) error {
 		n := unixNano(now)
 		at, ok := d.heap.peek()
 		idle := d.state != stateRunning ||
-			(d.running == 0 && !d.claiming && !d.needClaimLocked(now) && len(d.ready) == 0 &&
+			(d.running == 0 && !d.claiming && !d.needClaimLocked(now, now) && len(d.ready) == 0 && len(d.hints) == 0 &&
 				(!ok || at > n) && (len(d.later) == 0 || d.later[0].at > n))
 		if !idle && d.changed == nil {
 			d.changed = make(chan struct{})

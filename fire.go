@@ -41,9 +41,14 @@ func (d *dispatcher) step(j *job) result {
 		return d.record(j, rs)
 	}
 	ctx := context.WithoutCancel(d.runCtx)
-	r, err := d.cfg.store.Get(ctx, "", j.id)
+	triggered := rs != nil && rs.key != ""
+	r, err := d.load(ctx, j.id, triggered)
 	switch {
 	case errors.Is(err, ErrNotFound):
+		return result{}
+	case errors.Is(err, ErrConflict):
+		// Over a shared store: another node holds the record now (this
+		// one lost its lease, or an update released it).
 		return result{}
 	case errors.Is(err, ErrDamaged):
 		d.cfg.logger.Error("tickler: a due scheduled message cannot be decoded; skipping it", "id", j.id, "err", err)
@@ -53,7 +58,6 @@ func (d *dispatcher) step(j *job) result {
 		d.cfg.logger.Error("tickler: reading a due scheduled message failed; retrying", "id", j.id, "err", err, "in", delay)
 		return d.again(j, delay)
 	}
-	triggered := rs != nil && rs.key != ""
 	if !triggered && uint32(r.Version) != uint32(j.version) {
 		return result{} // changed since claimed: its new version has its own entry
 	}
@@ -63,7 +67,9 @@ func (d *dispatcher) step(j *job) result {
 		d.cfg.logger.Error("tickler: stored schedule is invalid", "id", j.id, "err", err)
 		return result{}
 	}
-	now := d.cfg.clock.Now()
+	d.mu.Lock()
+	now := d.cfg.clock.Now().Add(-d.skew) // on the store's clock, as occurrences are
+	d.mu.Unlock()
 	if rs == nil {
 		rs = &retryState{occ: r.Next}
 		j.retry = rs
@@ -149,6 +155,15 @@ func (d *dispatcher) step(j *job) result {
 	}
 	rs.ack = &pendingAck{params: ack, ev: ev}
 	return d.record(j, rs)
+}
+
+// load reads the record of a job: over a shared store, a scheduled
+// occurrence confirms this node's lease on it first.
+func (d *dispatcher) load(ctx context.Context, id string, triggered bool) (*Record, error) {
+	if d.cfg.shared != nil && !triggered {
+		return d.cfg.shared.Confirm(ctx, id)
+	}
+	return d.cfg.store.Get(ctx, "", id)
 }
 
 // outcome builds the history entry of an occurrence that ended.
@@ -294,11 +309,11 @@ func (d *dispatcher) settleLocked(j *job, res result) bool {
 		return true
 	}
 	delete(d.flights, j.id)
-	next, again := res.next, res.again
+	next, again, held := res.next, res.again, true
 	if f.next != nil && (again != nil || next.At.IsZero() || next.Version < f.next.Version) {
 		// Updated while it ran: the update's occurrence replaces whatever
 		// this one would have led to.
-		next, again = *f.next, nil
+		next, again, held = *f.next, nil, false
 	}
 	switch {
 	case d.state != stateRunning || f.deleted:
@@ -309,7 +324,7 @@ func (d *dispatcher) settleLocked(j *job, res result) bool {
 		d.heap.insert(&entry{at: again.at, key: d.heap.keyOf(j.id), version: uint32(again.version)}, again.retry)
 		return true
 	case !next.At.IsZero():
-		return d.offerLocked(next)
+		return d.offerLocked(next, held)
 	}
 	return false
 }

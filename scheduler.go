@@ -35,8 +35,10 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 		return nil, err
 	}
 	s := &Scheduler{store: store, deliver: deliverer, o: o, ids: &idGen{}}
+	shared, _ := store.(SharedStore)
 	s.d = newDispatcher(dispatcherConfig{
 		store:            store,
+		shared:           shared,
 		deliver:          deliverer,
 		clock:            o.clock,
 		ids:              s.ids,
@@ -53,6 +55,7 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 		lookahead:        o.lookahead,
 		claimBatch:       o.claimBatch,
 		maxSleep:         o.maxSleep,
+		pollInterval:     o.pollInterval,
 	})
 	return s, nil
 }

@@ -18,19 +18,22 @@ const maxID = "\xff"
 // offer tells the dispatcher that a stored record's next occurrence is due
 // (Create, Update, Pause, Resume call it after the store returned). An
 // occurrence within the cursor goes into the heap; a later one is left to
-// a later claim.
+// a later claim. Over a shared store, this node does not hold the record:
+// the offer only makes it claim soon.
 func (d *dispatcher) offer(due Due) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.offerLocked(due) {
+	if d.offerLocked(due, false) {
 		d.wake()
 	}
 }
 
-// offerLocked is offer with d.mu held; it reports whether the loop must
-// look again (the heap gained an entry, or the earliest stored occurrence
-// beyond the cursor moved earlier).
-func (d *dispatcher) offerLocked(due Due) (wake bool) {
+// offerLocked is offer with d.mu held; held says whether this node holds
+// the record's lease (its own ack advanced it), which matters only over a
+// shared store. It reports whether the loop must look again (the heap
+// gained an entry, a claim is due, or the earliest stored occurrence beyond
+// the cursor moved earlier).
+func (d *dispatcher) offerLocked(due Due, held bool) (wake bool) {
 	if d.state != stateRunning {
 		return false
 	}
@@ -49,12 +52,26 @@ func (d *dispatcher) offerLocked(due Due) (wake bool) {
 	if due.At.IsZero() {
 		return false
 	}
+	if d.cfg.shared != nil {
+		if !held {
+			d.hinted = true
+			d.notify()
+			return true
+		}
+		due.At = due.At.Add(d.skew) // fired on this node's clock
+	}
 	if d.claiming {
 		// The claim in progress may or may not see this version: decide
 		// once it returns (claim replays recent).
 		d.recent = append(d.recent, due)
 		return false
 	}
+	return d.placeLocked(due)
+}
+
+// placeLocked puts an occurrence this node holds into the heap if it is
+// within the cursor, or notes it as the earliest beyond.
+func (d *dispatcher) placeLocked(due Due) bool {
 	if !d.cursor.Before(due) {
 		if d.heap.set(due) {
 			d.notify()
@@ -96,9 +113,15 @@ func (d *dispatcher) forget(id string) {
 }
 
 // needClaimLocked reports whether stored occurrences due by t may be
-// missing from the heap.
-func (d *dispatcher) needClaimLocked(t time.Time) bool {
-	return !d.loaded || d.full || (!d.storeNext.IsZero() && !d.storeNext.After(t))
+// missing from the heap at now: the first claim is to be made, the last
+// filled its batch, a stored occurrence enters the window, or, over a
+// shared store, another node may have changed something (a hint, or the
+// poll interval passed).
+func (d *dispatcher) needClaimLocked(now, t time.Time) bool {
+	if !d.loaded || d.full || (!d.storeNext.IsZero() && !d.storeNext.After(t)) {
+		return true
+	}
+	return d.cfg.shared != nil && (d.hinted || !now.Before(d.lastClaim.Add(d.cfg.pollInterval)))
 }
 
 // claim loads, from the store, what falls due within the look-ahead, and
@@ -117,10 +140,17 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	}
 	d.claiming = true
 	after := d.cursor
+	if d.cfg.shared != nil {
+		d.hinted = false // a hint from now on calls for another claim
+		if !d.full {
+			after = Due{} // a shared store is claimed whole, round by round
+		}
+	}
 	d.mu.Unlock()
 
-	until := d.cfg.clock.Now().Add(d.cfg.lookahead)
-	res, err := d.cfg.store.Claim(ctx, ClaimParams{After: after, Until: until, Limit: d.cfg.claimBatch})
+	now := d.cfg.clock.Now()
+	until := now.Add(d.cfg.lookahead)
+	res, err := d.cfg.store.Claim(ctx, ClaimParams{After: after, Until: until, Limit: d.cfg.claimBatch, Now: now})
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -130,11 +160,27 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	defer d.notify()
 	if err != nil && !errors.Is(err, ErrDamaged) {
 		for _, r := range recent {
-			d.offerLocked(r)
+			d.placeLocked(r)
 		}
 		return err
 	}
 	d.loaded = true
+	if d.cfg.shared != nil {
+		d.lastClaim = now
+		if res.Reset {
+			// This node lost its lease: what it held is another's now.
+			d.cfg.logger.Warn("tickler: this node lost its lease on the shared store; dropping what it held")
+			d.heap = newDueHeap()
+			d.notify()
+		}
+		d.skew = res.Skew
+		for i := range res.Due {
+			res.Due[i].At = res.Due[i].At.Add(d.skew)
+		}
+		if !res.Next.IsZero() {
+			res.Next = res.Next.Add(d.skew)
+		}
+	}
 	for _, due := range res.Due {
 		if forgotten[due.ID] {
 			continue
@@ -150,7 +196,7 @@ func (d *dispatcher) claim(ctx context.Context) error {
 		d.cursor, d.full, d.storeNext = Due{At: until, ID: maxID}, false, res.Next
 	}
 	for _, r := range recent {
-		d.offerLocked(r)
+		d.placeLocked(r)
 	}
 	return err // nil, or the records skipped as damaged
 }

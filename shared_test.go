@@ -1,0 +1,168 @@
+package tickler_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/memory"
+	"github.com/tickler-go/tickler/ticklertest"
+)
+
+// fakeShared is a SharedStore over a memory store, for the engine's side
+// of sharing: leases are a map from id to node, the store's clock is the
+// node's minus skew, and a test can take a lease away, reset the node and
+// send hints.
+type fakeShared struct {
+	*memory.Store
+	mu    sync.Mutex
+	owner map[string]string
+	skew  time.Duration
+	reset bool
+	hints chan struct{}
+}
+
+const me = "this-node"
+
+func newFakeShared(skew time.Duration) *fakeShared {
+	return &fakeShared{Store: memory.New(), owner: map[string]string{}, skew: skew, hints: make(chan struct{}, 1)}
+}
+
+func (f *fakeShared) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	p.Until = p.Until.Add(-f.skew) // the window on the store's clock
+	res, err := f.Store.Claim(ctx, p)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	mine := res.Due[:0]
+	for _, d := range res.Due {
+		if o := f.owner[d.ID]; o == "" || o == me {
+			f.owner[d.ID] = me
+			mine = append(mine, d)
+		}
+	}
+	res.Due, res.Skew, res.Reset, f.reset = mine, f.skew, f.reset, false
+	return res, err
+}
+
+func (f *fakeShared) Confirm(ctx context.Context, id string) (*tickler.Record, error) {
+	f.mu.Lock()
+	o := f.owner[id]
+	f.mu.Unlock()
+	r, err := f.Store.Get(ctx, "", id)
+	if err == nil && o != me {
+		return nil, tickler.ErrConflict
+	}
+	return r, err
+}
+
+func (f *fakeShared) Update(ctx context.Context, r *tickler.Record) error {
+	f.mu.Lock()
+	delete(f.owner, r.ID) // an update releases the record to any node
+	f.mu.Unlock()
+	return f.Store.Update(ctx, r)
+}
+
+func (f *fakeShared) Hints() <-chan struct{} { return f.hints }
+
+func (f *fakeShared) give(id, node string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.owner[id] = node
+}
+
+var _ tickler.SharedStore = (*fakeShared)(nil)
+
+func TestSharedStoreNodeWithSkewedClockFiresOnTheStoresClock(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{30 * time.Second, -30 * time.Second} {
+		store := newFakeShared(skew)
+		b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+		due := ticklertest.Epoch().Add(2 * time.Minute) // on the store's clock
+		b.Create("agent-1", "x", tickler.At(due))
+		b.AdvanceTo(due.Add(skew - time.Millisecond))
+		if n := len(b.Recorder.Deliveries()); n != 0 {
+			t.Fatalf("skew %v: fired %d times before the store's clock reached the occurrence", skew, n)
+		}
+		b.AdvanceTo(due.Add(skew))
+		if n := len(b.Recorder.Deliveries()); n != 1 {
+			t.Fatalf("skew %v: fired %d times when the store's clock reached the occurrence, want 1", skew, n)
+		}
+	}
+}
+
+func TestSharedStoreNodeThatLostTheLeaseStartsNoDelivery(t *testing.T) {
+	t.Parallel()
+	store := newFakeShared(0)
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+	sm := b.Create("agent-1", "x", tickler.Cron("* * * * *"))
+	b.Advance(58 * time.Second) // claimed by this node
+	store.give(sm.ID, "another-node")
+	b.Advance(2 * time.Second)
+	if n := len(b.Recorder.Deliveries()); n != 0 {
+		t.Fatalf("delivered %d times an occurrence another node took over", n)
+	}
+}
+
+func TestSharedStoreIsPolledForWhatOtherNodesCreate(t *testing.T) {
+	t.Parallel()
+	store := newFakeShared(0)
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+	b.Settle()
+	// Another node creates a record due within the window already claimed.
+	r := &tickler.Record{ID: "from-another-node", AgentID: "agent-1", Message: tickler.MessageCreate{Messages: userText("x")},
+		Schedule: tickler.At(ticklertest.Epoch().Add(3 * time.Second)), Next: ticklertest.Epoch().Add(3 * time.Second)}
+	if err := store.Create(ctx, r, tickler.CreateParams{}); err != nil {
+		t.Fatal(err)
+	}
+	b.Advance(3 * time.Second)
+	if n := len(b.Recorder.Deliveries()); n != 1 {
+		t.Fatalf("delivered %d times a record another node created, want 1 (found by polling)", n)
+	}
+}
+
+func TestSharedStoreHintWakesAClaim(t *testing.T) {
+	t.Parallel()
+	store := newFakeShared(0)
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store, Options: []tickler.Option{tickler.WithPollInterval(time.Hour)}})
+	b.Settle()
+	r := &tickler.Record{ID: "hinted", AgentID: "agent-1", Message: tickler.MessageCreate{Messages: userText("x")},
+		Schedule: tickler.At(ticklertest.Epoch().Add(3 * time.Second)), Next: ticklertest.Epoch().Add(3 * time.Second)}
+	if err := store.Create(ctx, r, tickler.CreateParams{}); err != nil {
+		t.Fatal(err)
+	}
+	store.hints <- struct{}{}
+	b.Settle()
+	if at, ok := b.Scheduler.NextWake(); !ok || !at.Equal(r.Next) {
+		t.Fatalf("after a hint, next wake = %v, %v; want the hinted record at %v", at, ok, r.Next)
+	}
+	b.Advance(3 * time.Second)
+	if n := len(b.Recorder.Deliveries()); n != 1 {
+		t.Fatalf("delivered %d times, want 1", n)
+	}
+}
+
+func TestSharedStoreResetDropsWhatTheNodeHeld(t *testing.T) {
+	t.Parallel()
+	store := newFakeShared(0)
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+	sm := b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(4*time.Second)))
+	b.Settle()
+	if _, ok := b.Scheduler.NextWake(); !ok {
+		t.Fatal("the record was not claimed")
+	}
+	// The node loses its lease; another takes the record over.
+	store.mu.Lock()
+	store.reset = true
+	store.mu.Unlock()
+	store.give(sm.ID, "another-node")
+	b.Advance(time.Second) // a poll: the claim reports the reset
+	if at, ok := b.Scheduler.NextWake(); ok && at.Equal(ticklertest.Epoch().Add(4*time.Second)) {
+		t.Fatalf("after a reset the node still holds the record at %v", at)
+	}
+	b.Advance(5 * time.Second)
+	if n := len(b.Recorder.Deliveries()); n != 0 {
+		t.Fatalf("delivered %d times after losing the lease", n)
+	}
+}
