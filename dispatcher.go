@@ -41,6 +41,7 @@ type dispatcherConfig struct {
 	claimBatch       int
 	maxSleep         time.Duration
 	pollInterval     time.Duration // claims of a shared store
+	eventBuffer      int           // events waiting for the handler
 }
 
 // job is an occurrence handed to a worker: an entry popped from the heap
@@ -74,6 +75,10 @@ type dispatcher struct {
 	kick  chan struct{}    // wakes the loop; never closed
 	hints <-chan struct{}  // the shared store's hints; nil, never ready, without
 	wg    sync.WaitGroup   // jobs on a worker, from hand-off to the end of fire
+	// events is the queue to the event handler, nil without one; workers
+	// send to it, its own goroutine drains it.
+	events *eventQueue
+	counts counters // atomic; see Stats
 
 	mu sync.Mutex // guards everything below
 
@@ -121,7 +126,7 @@ func newDispatcher(cfg dispatcherConfig) *dispatcher {
 	if cfg.shared != nil {
 		hints = cfg.shared.Hints()
 	}
-	return &dispatcher{
+	d := &dispatcher{
 		hints:     hints,
 		cfg:       cfg,
 		kick:      make(chan struct{}, 1),
@@ -130,6 +135,12 @@ func newDispatcher(cfg dispatcherConfig) *dispatcher {
 		triggered: make(map[*flight]string),
 		agents:    make(map[string]*agentGate),
 	}
+	d.events = newEventQueue(cfg.onEvent, cfg.eventBuffer, func() {
+		d.mu.Lock()
+		d.notify()
+		d.mu.Unlock()
+	})
+	return d
 }
 
 // notify wakes waitIdle; d.mu is held.
@@ -194,8 +205,14 @@ func (d *dispatcher) stop(ctx context.Context) error {
 	}
 	stopLoop()
 	<-loopDone
-	done := make(chan struct{})
-	go func() { d.wg.Wait(); close(done) }()
+	workers := make(chan struct{})
+	go func() { d.wg.Wait(); close(workers) }()
+	var done <-chan struct{} = workers
+	if d.events != nil {
+		// The events of the deliveries that ended go to the handler
+		// before Stop returns (the queue closes once the workers are done).
+		done = d.eventsDone(workers)
+	}
 	select {
 	case <-done:
 		d.cancel()
@@ -213,6 +230,24 @@ func (d *dispatcher) stop(ctx context.Context) error {
 	d.mu.Unlock()
 	slices.Sort(left)
 	return fmt.Errorf("tickler: Stop: %d deliveries left running %v: %w", len(left), left, ctx.Err())
+}
+
+// eventsDone returns a channel closed once workersDone is and the event
+// queue has been drained, if the loop started it.
+func (d *dispatcher) eventsDone(workersDone <-chan struct{}) <-chan struct{} {
+	d.mu.Lock()
+	loaded := d.loaded
+	d.mu.Unlock()
+	if !loaded {
+		return workersDone // the first claim failed: the queue never started
+	}
+	done := make(chan struct{})
+	go func() {
+		<-workersDone
+		<-d.events.done
+		close(done)
+	}()
+	return done
 }
 
 // loop is the dispatcher's timer: it claims, hands what is due to the
@@ -248,6 +283,14 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		return
 	}
 	first <- nil
+	if d.events != nil {
+		go d.events.run(d.cfg.logger)
+		defer func() {
+			// Workers emit until their last job ends; then the queue
+			// closes and its goroutine handles what is left.
+			go func() { d.wg.Wait(); close(d.events.ch) }()
+		}()
+	}
 
 	clk := d.cfg.clock
 	hints := d.hints
@@ -392,6 +435,7 @@ func (d *dispatcher) waitIdle(ctx context.Context) error {
 		at, ok := d.heap.peek()
 		idle := d.state != stateRunning ||
 			(d.running == 0 && !d.claiming && !d.needClaimLocked(now, now) && len(d.ready) == 0 && len(d.hints) == 0 &&
+				(d.events == nil || d.events.pending.Load() == 0) &&
 				(!ok || at > n) && (len(d.later) == 0 || d.later[0].at > n))
 		if !idle && d.changed == nil {
 			d.changed = make(chan struct{})

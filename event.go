@@ -1,6 +1,9 @@
 package tickler
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // EventKind says what an [Event] reports.
 type EventKind string
@@ -48,4 +51,56 @@ type Event struct {
 	CallbackURL string
 	// Triggered reports a delivery made by [Scheduler.Trigger].
 	Triggered bool
+}
+
+// eventQueue hands events to the host's handler (WithEventHandler) on a
+// goroutine of its own, in order, so that a slow handler holds no worker
+// and never stalls the dispatcher. When capacity events are already
+// waiting, a new one is dropped and counted (Stats.EventsDropped).
+type eventQueue struct {
+	fn      func(Event)
+	ch      chan Event
+	pending atomic.Int64  // sent and not yet handled
+	dropped atomic.Uint64 // dropped on a full queue
+	done    chan struct{} // closed when the goroutine has handled the last
+	idle    func()        // called when pending drops to zero
+}
+
+func newEventQueue(fn func(Event), capacity int, idle func()) *eventQueue {
+	if fn == nil {
+		return nil
+	}
+	return &eventQueue{fn: fn, ch: make(chan Event, capacity), done: make(chan struct{}), idle: idle}
+}
+
+// run calls the handler for each event until close; it recovers from a
+// handler's panic so that one bad event does not end the others.
+func (q *eventQueue) run(logger interface{ Error(string, ...any) }) {
+	defer close(q.done)
+	for ev := range q.ch {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					logger.Error("tickler: event handler panicked", "kind", ev.Kind, "key", ev.IdempotencyKey, "panic", p)
+				}
+			}()
+			q.fn(ev)
+		}()
+		if q.pending.Add(-1) == 0 {
+			q.idle()
+		}
+	}
+}
+
+// send queues ev without blocking; it reports false if the queue is full.
+func (q *eventQueue) send(ev Event) bool {
+	q.pending.Add(1)
+	select {
+	case q.ch <- ev:
+		return true
+	default:
+		q.pending.Add(-1)
+		q.dropped.Add(1)
+		return false
+	}
 }

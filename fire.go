@@ -54,6 +54,7 @@ func (d *dispatcher) step(j *job) result {
 		d.cfg.logger.Error("tickler: a due scheduled message cannot be decoded; skipping it", "id", j.id, "err", err)
 		return result{}
 	case err != nil:
+		d.counts.storeErrors.Add(1)
 		delay := d.cfg.retry.Delay(1)
 		d.cfg.logger.Error("tickler: reading a due scheduled message failed; retrying", "id", j.id, "err", err, "in", delay)
 		return d.again(j, delay)
@@ -193,6 +194,7 @@ func (d *dispatcher) record(j *job, rs *retryState) result {
 	err := d.cfg.store.Ack(context.WithoutCancel(d.runCtx), p.params)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
 		p.tries++
+		d.counts.storeErrors.Add(1)
 		delay := d.cfg.retry.Delay(p.tries)
 		d.cfg.logger.Error("tickler: recording an outcome failed; retrying the record, not the delivery",
 			"id", p.params.ID, "key", p.ev.IdempotencyKey, "in", delay, "err", err)
@@ -262,9 +264,15 @@ func (d *dispatcher) call(del *Delivery) (res Result, err error) {
 	return d.cfg.deliver.Deliver(ctx, del)
 }
 
+// emit counts ev and queues it for the event handler, if there is one.
 func (d *dispatcher) emit(ev Event) {
-	if fn := d.cfg.onEvent; fn != nil {
-		fn(ev)
+	d.counts.count(ev.Kind)
+	if d.events == nil || d.events.send(ev) {
+		return
+	}
+	// Logged at the 1st, 2nd, 4th, 8th... drop, not at every one.
+	if n := d.events.dropped.Load(); n&(n-1) == 0 {
+		d.cfg.logger.Warn("tickler: the event handler falls behind; events dropped", "dropped", n, "kind", ev.Kind, "key", ev.IdempotencyKey)
 	}
 }
 

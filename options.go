@@ -19,6 +19,7 @@ const (
 	DefaultMaxMessages      = 100
 	DefaultMaxScheduleBytes = 1 << 20
 	DefaultPollInterval     = time.Second
+	DefaultEventBuffer      = 10000
 )
 
 // An Option configures a [Scheduler]. Options are applied in order; [New]
@@ -47,6 +48,7 @@ type options struct {
 	minInterval      time.Duration
 	agentConcurrency int
 	pollInterval     time.Duration
+	eventBuffer      int
 }
 
 func defaultOptions() options {
@@ -65,6 +67,7 @@ func defaultOptions() options {
 		maxMessages:      DefaultMaxMessages,
 		maxBytes:         DefaultMaxScheduleBytes,
 		pollInterval:     DefaultPollInterval,
+		eventBuffer:      DefaultEventBuffer,
 	}
 }
 
@@ -133,8 +136,17 @@ func WithMisfireThreshold(d time.Duration) Option {
 func WithDeliveryTimeout(d time.Duration) Option { return func(o *options) { o.deliveryTimeout = d } }
 
 // WithEventHandler calls fn for every delivery, failed attempt, give-up and
-// skip, from the goroutine that saw it. fn must not block.
+// skip, in the order they happened, from one goroutine of its own: a slow
+// fn holds no worker and never delays a delivery. Events wait for fn in a
+// queue of [WithEventBuffer] entries; when it is full, new events are
+// dropped, counted in [Stats].EventsDropped and logged. Stop returns once
+// fn has handled the events of every delivery that ended (or its context
+// ends). A panic in fn is logged and the next event goes on.
 func WithEventHandler(fn func(Event)) Option { return func(o *options) { o.onEvent = fn } }
+
+// WithEventBuffer sets how many events may wait for the event handler
+// (default [DefaultEventBuffer]); n must be at least 1.
+func WithEventBuffer(n int) Option { return func(o *options) { o.eventBuffer = n } }
 
 // WithHistoryLimit sets how many outcomes are kept per scheduled message
 // (default [DefaultHistoryLimit]); 0 keeps none.
@@ -214,6 +226,8 @@ func (o *options) check() error {
 		return bad("WithLookahead", o.lookahead, "must be at least 1ms")
 	case o.maxSleep < time.Millisecond:
 		return bad("WithMaxSleep", o.maxSleep, "must be at least 1ms")
+	case o.eventBuffer < 1:
+		return bad("WithEventBuffer", o.eventBuffer, "must be at least 1")
 	case o.pollInterval < time.Millisecond:
 		return bad("WithPollInterval", o.pollInterval, "must be at least 1ms")
 	case o.maxMessages < 0:

@@ -56,6 +56,7 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 		claimBatch:       o.claimBatch,
 		maxSleep:         o.maxSleep,
 		pollInterval:     o.pollInterval,
+		eventBuffer:      o.eventBuffer,
 	})
 	return s, nil
 }

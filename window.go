@@ -151,6 +151,10 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	now := d.cfg.clock.Now()
 	until := now.Add(d.cfg.lookahead)
 	res, err := d.cfg.store.Claim(ctx, ClaimParams{After: after, Until: until, Limit: d.cfg.claimBatch, Now: now})
+	d.counts.claims.Add(1)
+	if err != nil && !errors.Is(err, ErrDamaged) {
+		d.counts.claimErrors.Add(1)
+	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
