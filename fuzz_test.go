@@ -3,6 +3,8 @@ package tickler
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +136,46 @@ func FuzzCanonicalUUID(f *testing.F) {
 		}
 		if ok && uuid.UUID(k).String() != id {
 			t.Fatalf("key of %q reads back as %s", id, uuid.UUID(k))
+		}
+	})
+}
+
+// FuzzInstants checks every conversion of an instant: a schedule that
+// validates at now has a first occurrence after now and at or before
+// MaxScheduledAt, every later occurrence too, and each one survives the
+// heap's Unix-nanosecond form unchanged; one that does not validate names
+// a schedule field.
+func FuzzInstants(f *testing.F) {
+	f.Add(int64(10000000000000), "", int64(1786140000000))
+	f.Add(int64(MaxScheduledAt), "", int64(MaxScheduledAt-1))
+	f.Add(int64(0), "0 0 29 2 *", int64(MaxScheduledAt-86400000))
+	f.Add(int64(0), "* * * * *", int64(-1))
+	f.Add(int64(-5), "", int64(0))
+	f.Fuzz(func(t *testing.T, at int64, expr string, nowMs int64) {
+		s := Schedule{ScheduledAt: &at, Type: OneTime}
+		if expr != "" {
+			s = Cron(expr)
+		}
+		now := time.UnixMilli(nowMs % (MaxScheduledAt + 1)).UTC()
+		trig, next, err := s.first(now)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || !strings.HasPrefix(ve.Field, "schedule") {
+				t.Fatalf("first(%+v, %v) = %v, want a validation error on a schedule field", s, now, err)
+			}
+			return
+		}
+		for range 5 {
+			if !next.After(now) || next.After(maxInstant) {
+				t.Fatalf("%+v at %v: occurrence %v outside (now, %v]", s, now, next, maxInstant)
+			}
+			if back := fromUnixNano(unixNano(next)); !back.Equal(next) {
+				t.Fatalf("%v read back from the heap as %v", next, back)
+			}
+			now, next = next, trig.Next(next)
+			if next.IsZero() {
+				return
+			}
 		}
 	})
 }
