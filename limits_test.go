@@ -38,3 +38,45 @@ func TestLimitsAreClearErrors(t *testing.T) {
 		t.Fatalf("stored %d schedules, want only the valid one", len(page.ScheduledMessages))
 	}
 }
+
+func TestSchedulesPerAgentLimit(t *testing.T) {
+	t.Parallel()
+	b := ticklertest.New(t, tickler.WithMaxSchedulesPerAgent(3))
+	var ids []string
+	for range 3 {
+		ids = append(ids, b.Create("agent-1", "x", tickler.Cron("0 * * * *")).ID)
+	}
+	_, err := b.Scheduler.Create(ctx, "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.Cron("0 * * * *")})
+	var ve *tickler.ValidationError
+	if !errors.Is(err, tickler.ErrLimitExceeded) || !errors.As(err, &ve) || ve.Field != "agent_id" {
+		t.Fatalf("fourth create = %v, want ErrLimitExceeded on agent_id", err)
+	}
+	b.Create("agent-2", "other agents are not counted", tickler.Cron("0 * * * *"))
+	if err := b.Scheduler.Delete(ctx, "agent-1", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	b.Create("agent-1", "room again", tickler.Cron("0 * * * *"))
+}
+
+func TestSchedulesPerAgentLimitHoldsUnderConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	b := ticklertest.New(t, tickler.WithMaxSchedulesPerAgent(5))
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			_, err := b.Scheduler.Create(ctx, "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.Cron("0 * * * *")})
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range 20 {
+		if err := <-errs; err == nil {
+			ok++
+		} else if !errors.Is(err, tickler.ErrLimitExceeded) {
+			t.Fatal(err)
+		}
+	}
+	if ok != 5 {
+		t.Fatalf("%d concurrent creates succeeded under a limit of 5", ok)
+	}
+}
