@@ -50,7 +50,9 @@ func TestConcurrentUseWhileFiring(t *testing.T) {
 	for range 20 {
 		b.Clock.Add(500 * time.Millisecond)
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	waitOrTimeout(t, done, b.WaitTimeout(), "the workers' creates, lists and deletes")
 	b.Advance(3 * time.Minute)
 	for _, d := range b.Recorder.Deliveries() {
 		if _, ok := deleted.Load(d.ScheduledMessageID); ok && !d.Occurrence.Before(ticklertest.Epoch().Add(20*time.Second)) {

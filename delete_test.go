@@ -1,7 +1,6 @@
 package tickler_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -46,19 +45,14 @@ func TestDeleteOfAnotherAgentsScheduleIsNotFound(t *testing.T) {
 func TestDeleteDuringDeliveryStartsNoFurtherAttempt(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t, tickler.WithRetryPolicy(tickler.RetryPolicy{MaxAttempts: 5, Base: time.Second, Cap: time.Second}))
-	release := make(chan struct{})
-	b.Recorder.SetFunc(func(ctx context.Context, d *tickler.Delivery) (tickler.Result, error) {
-		<-release
-		return tickler.Result{}, errors.New("agent unavailable")
-	})
-	calls := b.Recorder.Calls()
+	release := b.Hold(errors.New("agent unavailable"))
 	sm := b.Create("agent-1", "x", tickler.Cron("* * * * *"))
 	b.Clock.Add(time.Minute)
-	<-calls // the first attempt has started
+	b.WaitStarted(1) // the first attempt has started
 	if err := b.Scheduler.Delete(ctx, "agent-1", sm.ID); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	release()
 	b.Settle()
 	b.Advance(time.Hour)
 	if n := len(b.Recorder.Deliveries()); n != 1 {

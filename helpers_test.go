@@ -83,3 +83,18 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// waitOrTimeout returns what ch receives, failing the test if nothing
+// arrives within timeout (River's testsignal.WaitOrTimeout): a regression
+// fails in seconds instead of hanging until the test binary's timeout.
+func waitOrTimeout[T any](tb testing.TB, ch <-chan T, timeout time.Duration, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(timeout):
+		tb.Fatalf("%s: nothing within %v", what, timeout)
+		var zero T
+		return zero
+	}
+}

@@ -70,7 +70,7 @@ func TestSchedulesPerAgentLimitHoldsUnderConcurrentCreates(t *testing.T) {
 	}
 	ok := 0
 	for range 20 {
-		if err := <-errs; err == nil {
+		if err := waitOrTimeout(t, errs, b.WaitTimeout(), "a concurrent Create"); err == nil {
 			ok++
 		} else if !errors.Is(err, tickler.ErrLimitExceeded) {
 			t.Fatal(err)

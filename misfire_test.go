@@ -88,16 +88,14 @@ func TestRedeliveryAfterCrashCarriesTheSameKey(t *testing.T) {
 	t.Parallel()
 	store := memory.New()
 	first := ticklertest.NewWith(t, ticklertest.Config{Store: store})
-	started := make(chan struct{})
 	first.Recorder.SetFunc(func(ctx context.Context, d *tickler.Delivery) (tickler.Result, error) {
-		close(started)
 		<-ctx.Done() // the process dies mid-delivery
 		return tickler.Result{}, ctx.Err()
 	})
 	at := ticklertest.Epoch().Add(time.Minute)
 	sm := first.Create("agent-1", "x", tickler.At(at))
 	first.Clock.Set(at)
-	<-started
+	first.WaitStarted(1)
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := first.Scheduler.Stop(cancelled); !errors.Is(err, context.Canceled) {

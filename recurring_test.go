@@ -1,10 +1,8 @@
 package tickler_test
 
 import (
-	"context"
 	"errors"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,30 +70,16 @@ func TestCronThatNeverFiresIsRejected(t *testing.T) {
 func TestRecurringNeverOverlapsItself(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	release := make(chan struct{})
-	var n atomic.Int32
-	b.Recorder.SetFunc(func(ctx context.Context, d *tickler.Delivery) (tickler.Result, error) {
-		if n.Add(1) == 1 {
-			<-release
-		}
-		return tickler.Result{}, nil
-	})
-	calls := b.Recorder.Calls()
+	release := b.Hold(nil)
 	b.Create("agent-1", "x", tickler.Cron("* * * * *"))
-	go func() {
-		for range calls {
-		}
-	}()
 	b.Clock.Set(ticklertest.Epoch().Add(time.Minute))
-	for n.Load() == 0 {
-		b.Clock.Add(0) // yields until the first delivery is running
-	}
+	b.WaitStarted(1) // the first delivery is running
 	// Four more occurrences pass while the first delivery runs.
 	b.Clock.Set(ticklertest.Epoch().Add(5*time.Minute + 30*time.Second))
-	if got := n.Load(); got != 1 {
+	if got := len(b.Recorder.Deliveries()); got != 1 {
 		t.Fatalf("%d deliveries ran at once, want 1", got)
 	}
-	close(release)
+	release()
 	b.Settle()
 	got := occurrences(b.Recorder.Deliveries())
 	want := []time.Time{ticklertest.Epoch().Add(time.Minute), ticklertest.Epoch().Add(2 * time.Minute)}

@@ -1,7 +1,6 @@
 package tickler_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -61,26 +60,15 @@ func TestUpdateInPlaceKeepsTheID(t *testing.T) {
 func TestUpdateDuringDeliveryFiresTheNewSchedule(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.New(t)
-	release := make(chan struct{})
-	b.Recorder.SetFunc(func(ctx context.Context, d *tickler.Delivery) (tickler.Result, error) {
-		if d.Message.Messages[0].Content.Text == "slow" {
-			<-release
-		}
-		return tickler.Result{}, nil
-	})
-	calls := b.Recorder.Calls()
+	release := b.Hold(nil)
 	sm := b.Create("agent-1", "slow", tickler.At(ticklertest.Epoch().Add(time.Minute)))
 	b.Clock.Add(time.Minute)
-	<-calls
+	b.WaitStarted(1) // the slow delivery is running
 	later := tickler.At(ticklertest.Epoch().Add(time.Hour))
 	if _, err := b.Scheduler.Update(ctx, "agent-1", sm.ID, tickler.UpdateRequest{Messages: userText("fast"), Schedule: &later}); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
-	go func() {
-		for range calls {
-		}
-	}()
+	release()
 	b.Settle()
 	b.AdvanceTo(ticklertest.Epoch().Add(time.Hour))
 	var got []string
