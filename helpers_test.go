@@ -2,6 +2,7 @@ package tickler_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,17 +72,9 @@ func restart(t *testing.T, b *ticklertest.Bundle, at time.Time, opts ...tickler.
 	return nb
 }
 
+// containsID reports whether err names the schedule id.
 func containsID(err error, id string) bool {
-	return err != nil && len(id) > 0 && contains(err.Error(), id)
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
+	return err != nil && id != "" && strings.Contains(err.Error(), id)
 }
 
 // waitOrTimeout returns what ch receives, failing the test if nothing
