@@ -126,7 +126,10 @@ type failingClaims struct {
 
 func (s *failingClaims) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
 	if s.failing.Load() {
-		s.calls <- s.clk.Now()
+		select {
+		case s.calls <- s.clk.Now():
+		default: // a claim loop must fail the test, not block the dispatcher
+		}
 		return tickler.ClaimResult{}, errors.New("disk on fire")
 	}
 	return s.Store.Claim(ctx, p)
