@@ -110,6 +110,23 @@ func TestWallClockJumpBackwardFiresNothingTwice(t *testing.T) {
 	}
 }
 
+func TestWallClockJumpDelaysADueScheduleAtMostMaxSleep(t *testing.T) {
+	t.Parallel()
+	b := newJumpBundle(t)
+	b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(3*time.Hour)))
+	b.Settle()
+	// The wall clock jumps past the due time; no timer has expired.
+	b.clk.jump(3 * time.Hour)
+	if n := len(b.Recorder.Deliveries()); n != 0 {
+		t.Fatal("delivered before the dispatcher looked at the clock again")
+	}
+	b.Clock.Add(tickler.DefaultMaxSleep)
+	b.Settle()
+	if n := len(b.Recorder.Deliveries()); n != 1 {
+		t.Fatalf("delivered %d times within the bounded sleep after a wall-clock jump, want 1", n)
+	}
+}
+
 func TestDeliveryTimeoutCancelsAHungDeliverer(t *testing.T) {
 	t.Parallel()
 	var log eventLog
