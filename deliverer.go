@@ -45,6 +45,9 @@ type Delivery struct {
 	Attempt int
 	// Triggered reports a delivery made by [Scheduler.Trigger].
 	Triggered bool
+	// ConversationID is the scheduled message's conversation_id, or ""
+	// if it has none: the conversation the host should deliver into.
+	ConversationID string
 }
 
 // IdempotencyKey returns the key of the occurrence at occ of the scheduled

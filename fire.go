@@ -110,6 +110,7 @@ func (d *dispatcher) step(j *job) result {
 		IdempotencyKey:     key,
 		Attempt:            rs.attempt,
 		Triggered:          triggered,
+		ConversationID:     r.ConversationID,
 	}
 	started := d.cfg.clock.Now()
 	res, derr := d.call(del)

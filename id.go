@@ -105,3 +105,14 @@ func unhex(c byte) byte {
 	}
 	return 255
 }
+
+// idTime returns the instant a UUIDv7 id was made, to the millisecond, or
+// the zero time if id is not a canonical UUIDv7 string.
+func idTime(id string) time.Time {
+	k, ok := canonicalUUID(id)
+	if !ok || k[6]>>4 != 7 {
+		return time.Time{}
+	}
+	ms := binary.BigEndian.Uint64(k[0:8]) >> 16
+	return time.UnixMilli(int64(ms)).UTC()
+}

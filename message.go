@@ -149,6 +149,14 @@ type CreateRequest struct {
 	CallbackURL               string    `json:"callback_url,omitempty"`
 	IncludeReturnMessageTypes []string  `json:"include_return_message_types,omitzero"`
 	MaxSteps                  *int      `json:"max_steps,omitempty"`
+	// Name, Description and ConversationID label the scheduled message,
+	// as Letta's cloud allows; "" is absent. They are bounded by
+	// [MaxNameBytes], [MaxDescriptionBytes] and [MaxConversationIDBytes];
+	// a conversation id is handed to the Deliverer with each occurrence
+	// ([Delivery.ConversationID]).
+	Name           string `json:"name,omitempty"`
+	Description    string `json:"description,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
 	// Retry, when non-nil, is this message's retry policy, in place of
 	// the scheduler's ([WithRetryPolicy]); it is stored with the message.
 	// It is a Go-only extension, not part of the JSON.
@@ -163,6 +171,11 @@ type UpdateRequest struct {
 	CallbackURL               *string   `json:"callback_url,omitempty"`
 	IncludeReturnMessageTypes *[]string `json:"include_return_message_types,omitempty"`
 	MaxSteps                  *int      `json:"max_steps,omitempty"`
+	// Name, Description and ConversationID, when non-nil, replace the
+	// labels; a pointer to "" removes one. See [CreateRequest.Name].
+	Name           *string `json:"name,omitempty"`
+	Description    *string `json:"description,omitempty"`
+	ConversationID *string `json:"conversation_id,omitempty"`
 	// Retry, when non-nil, replaces the message's retry policy; see
 	// [CreateRequest.Retry]. It is not part of the JSON.
 	Retry *RetryPolicy `json:"-"`
@@ -224,15 +237,24 @@ func (r *CreateRequest) message() MessageCreate {
 }
 
 // ScheduledMessage is a stored schedule as Get and List return it. It
-// marshals to the contract's JSON, with next_scheduled_time an ISO-8601 UTC
-// string with milliseconds, or null.
+// marshals to the contract's JSON, with next_scheduled_time and created_at
+// ISO-8601 UTC strings with milliseconds, or null.
 type ScheduledMessage struct {
-	ID       string
-	AgentID  string
-	Message  MessageCreate
-	Schedule Schedule
+	ID      string
+	AgentID string
+	// Name, Description and ConversationID are the labels given at
+	// create or update; "" is absent, and absent from the JSON.
+	Name           string
+	Description    string
+	ConversationID string
+	Message        MessageCreate
+	Schedule       Schedule
 	// NextScheduledTime is the next occurrence; zero when there is none.
 	NextScheduledTime time.Time
+	// CreatedAt is when the message was created, to the millisecond, as
+	// its UUIDv7 id records it; zero (null in JSON) only for an id that is
+	// not a UUIDv7, which the scheduler never makes.
+	CreatedAt time.Time
 	// Paused reports a message paused by [Scheduler.Pause]. It is an
 	// extension of Letta's contract, present in JSON only when true.
 	Paused bool
@@ -244,9 +266,13 @@ type ScheduledMessage struct {
 type scheduledMessageJSON struct {
 	ID                string        `json:"id"`
 	AgentID           string        `json:"agent_id"`
+	Name              string        `json:"name,omitempty"`
+	Description       string        `json:"description,omitempty"`
+	ConversationID    string        `json:"conversation_id,omitempty"`
 	Message           MessageCreate `json:"message"`
 	NextScheduledTime *string       `json:"next_scheduled_time"`
 	Schedule          Schedule      `json:"schedule"`
+	CreatedAt         *string       `json:"created_at"`
 	Paused            bool          `json:"paused,omitempty"`
 }
 
@@ -255,9 +281,13 @@ func (m ScheduledMessage) MarshalJSON() ([]byte, error) {
 	return marshal(scheduledMessageJSON{
 		ID:                m.ID,
 		AgentID:           m.AgentID,
+		Name:              m.Name,
+		Description:       m.Description,
+		ConversationID:    m.ConversationID,
 		Message:           m.Message,
 		NextScheduledTime: FormatTime(m.NextScheduledTime),
 		Schedule:          m.Schedule,
+		CreatedAt:         FormatTime(m.CreatedAt),
 		Paused:            m.Paused,
 	})
 }
@@ -268,13 +298,21 @@ func (m *ScheduledMessage) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*m = ScheduledMessage{ID: w.ID, AgentID: w.AgentID, Message: w.Message, Schedule: w.Schedule, Paused: w.Paused}
-	if w.NextScheduledTime != nil {
-		t, err := time.Parse(time.RFC3339Nano, *w.NextScheduledTime)
-		if err != nil {
-			return fmt.Errorf("next_scheduled_time: %w", err)
+	*m = ScheduledMessage{ID: w.ID, AgentID: w.AgentID, Name: w.Name, Description: w.Description,
+		ConversationID: w.ConversationID, Message: w.Message, Schedule: w.Schedule, Paused: w.Paused}
+	for _, f := range []struct {
+		name string
+		v    *string
+		dst  *time.Time
+	}{{"next_scheduled_time", w.NextScheduledTime, &m.NextScheduledTime}, {"created_at", w.CreatedAt, &m.CreatedAt}} {
+		if f.v == nil {
+			continue
 		}
-		m.NextScheduledTime = t
+		t, err := time.Parse(time.RFC3339Nano, *f.v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		*f.dst = t
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ func TestCreateRequestRoundTripsExactly(t *testing.T) {
 		`{"messages":[{"content":"hello","role":"user"}],"schedule":{"scheduled_at":1786140000000,"type":"one-time"}}`,
 		`{"messages":[{"content":[{"text":"look","signature":"sig","type":"text"},{"source":{"data":"aGk=","media_type":"image/png","detail":"low","type":"base64"},"type":"image"}],"role":"user","name":"n","otid":"o","sender_id":"s","type":"message"}],"schedule":{"cron_expression":"0 9 * * 1-5","type":"recurring"},"callback_url":"https://example.com/cb","include_return_message_types":["assistant_message"],"max_steps":3}`,
 		`{"messages":[{"content":[{"text":"bare part"}],"role":"system"}],"schedule":{"cron_expression":"* * * * *","type":"recurring"},"include_return_message_types":[]}`,
+		`{"messages":[{"content":"hello","role":"user"}],"schedule":{"scheduled_at":1786140000000},"name":"n","description":"d","conversation_id":"conv-1"}`,
 		`{"messages":[{"content":"if a < b && c > d","role":"user"},{"content":[{"text":"<b>bold</b> & co"}],"role":"user"}],"schedule":{"scheduled_at":1786140000000}}`,
 	} {
 		var req tickler.CreateRequest
@@ -48,21 +49,39 @@ func TestCreateRequestRoundTripsExactly(t *testing.T) {
 func TestScheduledMessageJSONShape(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 8, 7, 22, 0, 0, 0, time.UTC)
+	created := at.Add(-time.Hour)
 	sm := tickler.ScheduledMessage{
 		ID:                "id-1",
 		AgentID:           "agent-1",
 		Message:           tickler.MessageCreate{Messages: []tickler.Message{{Role: tickler.RoleUser, Content: tickler.Text("hi")}}},
 		Schedule:          tickler.At(at),
 		NextScheduledTime: at,
+		CreatedAt:         created,
 	}
 	got, _ := json.Marshal(sm)
 	want := compact(t, `{"id":"id-1","agent_id":"agent-1","message":{"messages":[{"content":"hi","role":"user"}]},
-		"next_scheduled_time":"2026-08-07T22:00:00.000Z","schedule":{"scheduled_at":1786140000000,"type":"one-time"}}`)
+		"next_scheduled_time":"2026-08-07T22:00:00.000Z","schedule":{"scheduled_at":1786140000000,"type":"one-time"},
+		"created_at":"2026-08-07T21:00:00.000Z"}`)
 	if string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	var back tickler.ScheduledMessage
-	if err := json.Unmarshal(got, &back); err != nil || !back.NextScheduledTime.Equal(at) {
+	if err := json.Unmarshal(got, &back); err != nil || !back.NextScheduledTime.Equal(at) || !back.CreatedAt.Equal(created) {
+		t.Fatalf("decode: %+v, %v", back, err)
+	}
+
+	labelled := sm
+	labelled.Name, labelled.Description, labelled.ConversationID = "standup", "every weekday", "conv-1"
+	got, _ = json.Marshal(labelled)
+	want = compact(t, `{"id":"id-1","agent_id":"agent-1","name":"standup","description":"every weekday","conversation_id":"conv-1",
+		"message":{"messages":[{"content":"hi","role":"user"}]},
+		"next_scheduled_time":"2026-08-07T22:00:00.000Z","schedule":{"scheduled_at":1786140000000,"type":"one-time"},
+		"created_at":"2026-08-07T21:00:00.000Z"}`)
+	if string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	back = tickler.ScheduledMessage{}
+	if err := json.Unmarshal(got, &back); err != nil || back.Name != "standup" || back.Description != "every weekday" || back.ConversationID != "conv-1" {
 		t.Fatalf("decode: %+v, %v", back, err)
 	}
 

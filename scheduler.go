@@ -88,6 +88,9 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 	if err := msg.validate(); err != nil {
 		return nil, err
 	}
+	if err := checkLabels(req.Name, req.Description, req.ConversationID); err != nil {
+		return nil, err
+	}
 	if req.Retry != nil {
 		if err := req.Retry.Validate(); err != nil {
 			return nil, err
@@ -109,6 +112,10 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 		Retry:    clonePtr(req.Retry),
 		Next:     first,
 		Version:  1,
+
+		Name:           req.Name,
+		Description:    req.Description,
+		ConversationID: req.ConversationID,
 	}
 	// The store copies r (or encodes it): req and the returned message
 	// share slices, but neither shares anything with what is stored.
@@ -254,5 +261,9 @@ func (r *Record) scheduled() *ScheduledMessage {
 		NextScheduledTime: r.Next,
 		Paused:            !r.PausedAt.IsZero(),
 		Retry:             clonePtr(r.Retry),
+		Name:              r.Name,
+		Description:       r.Description,
+		ConversationID:    r.ConversationID,
+		CreatedAt:         idTime(r.ID),
 	}
 }

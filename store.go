@@ -238,6 +238,12 @@ type Record struct {
 	// PausedAt is when the record was paused, or zero if it is not. A
 	// paused record has no Next.
 	PausedAt time.Time
+	// Name, Description and ConversationID are the optional labels of
+	// Letta's schedule API; "" is absent. ConversationID is handed to
+	// the Deliverer ([Delivery.ConversationID]).
+	Name           string
+	Description    string
+	ConversationID string
 }
 
 // Due is what firing needs of a record: its id, its next occurrence and the

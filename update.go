@@ -33,6 +33,15 @@ func (s *Scheduler) Update(ctx context.Context, agentID, id string, req UpdateRe
 		if err := msg.validate(); err != nil {
 			return err
 		}
+		name, desc, conv := r.Name, r.Description, r.ConversationID
+		for _, f := range []struct{ dst, v *string }{{&name, req.Name}, {&desc, req.Description}, {&conv, req.ConversationID}} {
+			if f.v != nil {
+				*f.dst = *f.v
+			}
+		}
+		if err := checkLabels(name, desc, conv); err != nil {
+			return err
+		}
 		if req.Retry != nil {
 			if err := req.Retry.Validate(); err != nil {
 				return err
@@ -60,6 +69,7 @@ func (s *Scheduler) Update(ctx context.Context, agentID, id string, req UpdateRe
 			return err
 		}
 		r.Message, r.Schedule = msg, sched
+		r.Name, r.Description, r.ConversationID = name, desc, conv
 		if r.PausedAt.IsZero() {
 			r.Next = next
 		}

@@ -22,6 +22,9 @@ const (
 	formatV1 = 1
 	// formatV2 adds flagRetry: a record with a retry policy of its own.
 	formatV2 = 2
+	// formatV3 adds flagLabels: a record with a name, a description or a
+	// conversation id.
+	formatV3 = 3
 	// outcomeFormat is the format of history entries.
 	outcomeFormat = formatV1
 )
@@ -35,9 +38,11 @@ const (
 	flagScheduledAt = 1 << 1 // a varint scheduled_at follows
 	flagPaused      = 1 << 2 // an 8-byte pause instant follows
 	flagRetry       = 1 << 3 // a retry policy follows: three varints (format 2)
+	flagLabels      = 1 << 4 // name, description, conversation id follow: three strings (format 3)
 
 	flagsV1 = flagNext | flagScheduledAt | flagPaused
 	flagsV2 = flagsV1 | flagRetry
+	flagsV3 = flagsV2 | flagLabels
 )
 
 // header is the part of a record that firing and acking need; it is
@@ -49,16 +54,24 @@ type header struct {
 	hasNext bool
 	paused  int64 // Unix nanoseconds the record was paused; 0 if it is not
 	retry   *tickler.RetryPolicy
+	labels  labels
 	agentID string
 	sched   tickler.Schedule
 	body    []byte // the JSON of the MessageCreate, aliasing the value
 }
 
+// labels are a record's optional name, description and conversation id.
+type labels struct{ name, description, conversationID string }
+
+func (l labels) empty() bool { return l == labels{} }
+
 // encodeRecord encodes a record value: the header's fields, then its body
 // (the message as JSON) as is, so that an ack re-encodes the header around
 // the stored body without decoding it.
 func encodeRecord(h *header) []byte {
+	l := h.labels
 	b := make([]byte, 6, 6+2*binary.MaxVarintLen64+8+binary.MaxVarintLen64+8+3*binary.MaxVarintLen64+
+		len(l.name)+len(l.description)+len(l.conversationID)+3*binary.MaxVarintLen64+
 		len(h.agentID)+len(h.sched.CronExpression)+len(h.sched.Type)+3+len(h.body))
 	b[0] = formatV1
 	var flags byte
@@ -74,6 +87,10 @@ func encodeRecord(h *header) []byte {
 	if h.retry != nil {
 		flags |= flagRetry
 		b[0] = formatV2
+	}
+	if !l.empty() {
+		flags |= flagLabels
+		b[0] = formatV3
 	}
 	b[5] = flags
 	b = binary.AppendUvarint(b, h.version)
@@ -91,6 +108,11 @@ func encodeRecord(h *header) []byte {
 		b = binary.AppendVarint(b, int64(h.retry.MaxAttempts))
 		b = binary.AppendVarint(b, int64(h.retry.Base))
 		b = binary.AppendVarint(b, int64(h.retry.Cap))
+	}
+	if !l.empty() {
+		b = appendString(b, l.name)
+		b = appendString(b, l.description)
+		b = appendString(b, l.conversationID)
 	}
 	b = appendString(b, h.agentID)
 	b = appendString(b, h.sched.CronExpression)
@@ -111,7 +133,8 @@ func newHeader(r *tickler.Record) (*header, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: encoding the message of %q: %w", r.ID, err)
 	}
-	h := &header{version: 1, agentID: r.AgentID, sched: r.Schedule, body: body}
+	h := &header{version: 1, agentID: r.AgentID, sched: r.Schedule, body: body,
+		labels: labels{name: r.Name, description: r.Description, conversationID: r.ConversationID}}
 	if r.Retry != nil {
 		p := *r.Retry
 		h.retry = &p
@@ -152,6 +175,15 @@ func decodeHeader(v []byte) (*header, error) {
 			Cap:         time.Duration(d.varint()),
 		}
 	}
+	if flags&flagLabels != 0 {
+		h.labels.name = d.string()
+		h.labels.description = d.string()
+		h.labels.conversationID = d.string()
+		if d.err == nil && h.labels.empty() {
+			// No release writes the flag without a label.
+			return nil, fmt.Errorf("%w: empty labels", ErrCorrupt)
+		}
+	}
 	h.agentID = d.string()
 	h.sched.CronExpression = d.string()
 	h.sched.Type = tickler.ScheduleType(d.string())
@@ -175,8 +207,10 @@ func (h *header) decodeFixed(v []byte) (*decoder, byte, error) {
 		known = flagsV1
 	case formatV2:
 		known = flagsV2
+	case formatV3:
+		known = flagsV3
 	default:
-		return nil, 0, fmt.Errorf("%w: format %d (this release reads %d to %d)", ErrNewerFormat, v[0], formatV1, formatV2)
+		return nil, 0, fmt.Errorf("%w: format %d (this release reads %d to %d)", ErrNewerFormat, v[0], formatV1, formatV3)
 	}
 	if len(v) < 6 {
 		return nil, 0, fmt.Errorf("%w: %v", ErrCorrupt, errShort)
@@ -219,6 +253,10 @@ func (h *header) record(id string) (*tickler.Record, error) {
 		Retry:    h.retry,
 		Next:     h.nextTime(),
 		Version:  h.version,
+
+		Name:           h.labels.name,
+		Description:    h.labels.description,
+		ConversationID: h.labels.conversationID,
 	}
 	if h.paused != 0 {
 		r.PausedAt = time.Unix(0, h.paused).UTC()

@@ -120,9 +120,10 @@ func corpusValue(t *testing.T, name string) []byte {
 
 // TestRecordsOfEarlierReleasesStillDecode decodes the records of the
 // committed corpus, written by the release before retry policies (format
-// 1) and by the first with them (format 2), and checks that each encodes
-// back to the same bytes: a record without a retry policy is written
-// exactly as the previous release wrote it, so that it can still read it.
+// 1), by the first with them (format 2) and by the first with labels
+// (format 3), and checks that each encodes back to the same bytes: a
+// record without a retry policy or labels is written exactly as the
+// earlier releases wrote it, so that they can still read it.
 func TestRecordsOfEarlierReleasesStillDecode(t *testing.T) {
 	t.Parallel()
 	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -144,6 +145,9 @@ func TestRecordsOfEarlierReleasesStillDecode(t *testing.T) {
 			Schedule: tickler.Cron("CRON_TZ=Europe/London 0 9 * * 1"), Next: epoch, Version: 1}, 0},
 		{"retry-policy", formatV2, tickler.Record{ID: "id", AgentID: "agent", Message: full, Schedule: tickler.At(epoch),
 			Retry: &tickler.RetryPolicy{MaxAttempts: 3, Base: 1500 * time.Millisecond, Cap: time.Minute}, Next: epoch, Version: 4}, 2},
+		{"labels", formatV3, tickler.Record{ID: "id", AgentID: "agent", Message: full, Schedule: tickler.At(epoch),
+			Retry: &tickler.RetryPolicy{MaxAttempts: 3, Base: 1500 * time.Millisecond, Cap: time.Minute}, Next: epoch, Version: 2,
+			Name: "standup", Description: "the daily stand-up", ConversationID: "conv-1"}, 1},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			t.Parallel()
@@ -157,7 +161,8 @@ func TestRecordsOfEarlierReleasesStillDecode(t *testing.T) {
 			}
 			want := c.want
 			if got.ID != want.ID || got.AgentID != want.AgentID || got.Version != want.Version ||
-				!got.Next.Equal(want.Next) || !got.PausedAt.Equal(want.PausedAt) {
+				!got.Next.Equal(want.Next) || !got.PausedAt.Equal(want.PausedAt) ||
+				got.Name != want.Name || got.Description != want.Description || got.ConversationID != want.ConversationID {
 				t.Fatalf("decoded %+v\nwant    %+v", got, want)
 			}
 			for _, pair := range [][2]any{{got.Message, want.Message}, {got.Schedule, want.Schedule}, {got.Retry, want.Retry}} {
@@ -190,11 +195,12 @@ func jsonString(t *testing.T, v any) string {
 
 // TestRetryPolicyNeedsFormat2 checks the format byte: 1 without a retry
 // policy, 2 with one; a format-1 record with the retry flag, which no
-// release writes, is damaged, and format 3 is newer than this release.
+// release writes, is damaged, and format 4 is newer than this release.
 func TestRetryPolicyNeedsFormat2(t *testing.T) {
 	t.Parallel()
 	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	r := storetest.Record("id", "agent", epoch)
+	r.Name, r.Description, r.ConversationID = "", "", ""
 	for _, p := range []*tickler.RetryPolicy{
 		nil,
 		{MaxAttempts: 1},
@@ -220,7 +226,7 @@ func TestRetryPolicyNeedsFormat2(t *testing.T) {
 		if p == nil {
 			continue
 		}
-		for format, want := range map[byte]error{formatV1: ErrCorrupt, 3: ErrNewerFormat} {
+		for format, want := range map[byte]error{formatV1: ErrCorrupt, 4: ErrNewerFormat} {
 			w := bytes.Clone(v)
 			w[0] = format
 			binary.BigEndian.PutUint32(w[1:5], crc32.Checksum(w[5:], crcTable))
@@ -229,6 +235,73 @@ func TestRetryPolicyNeedsFormat2(t *testing.T) {
 				t.Fatalf("format %d with the retry flag = %v, want %v", format, err, want)
 			}
 		}
+	}
+}
+
+// TestLabelsNeedFormat3 checks the format byte of a record with a name, a
+// description or a conversation id: 3, whether or not it has a retry
+// policy, and each label round-trips alone. Without labels a record is
+// written as before (format 1 or 2, byte for byte: see
+// TestRecordsOfEarlierReleasesStillDecode). Formats 1 and 2 with the
+// labels flag, which no release writes, are damaged, and so is the flag
+// with three empty labels.
+func TestLabelsNeedFormat3(t *testing.T) {
+	t.Parallel()
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, retry := range []bool{false, true} {
+		for _, l := range []labels{
+			{name: "n"}, {description: "d"}, {conversationID: "c"},
+			{name: "standup", description: "ünïcode\nand more", conversationID: "conv-1"},
+		} {
+			r := storetest.Record("id", "agent", epoch)
+			r.Name, r.Description, r.ConversationID = l.name, l.description, l.conversationID
+			if !retry {
+				r.Retry = nil
+			}
+			h, err := newHeader(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := encodeRecord(h)
+			if v[0] != formatV3 {
+				t.Fatalf("labels %+v: format byte %d, want %d", l, v[0], formatV3)
+			}
+			got, err := decodeRecord("id", v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != l.name || got.Description != l.description || got.ConversationID != l.conversationID ||
+				(got.Retry != nil) != retry {
+				t.Fatalf("labels %+v (retry %v) decoded as %q/%q/%q (retry %v)", l, retry,
+					got.Name, got.Description, got.ConversationID, got.Retry)
+			}
+			for _, format := range []byte{formatV1, formatV2} {
+				w := bytes.Clone(v)
+				w[0] = format
+				binary.BigEndian.PutUint32(w[1:5], crc32.Checksum(w[5:], crcTable))
+				if _, err := decodeRecord("id", w); !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("format %d with the labels flag = %v, want ErrCorrupt", format, err)
+				}
+			}
+		}
+	}
+	h, err := newHeader(&tickler.Record{ID: "id", AgentID: "a", Schedule: tickler.Cron("* * * * *"), Next: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := encodeRecord(h)
+	// Set the flag by hand, with three empty strings after the fixed part.
+	w := append(bytes.Clone(v[:6]), v[6:]...)
+	w[0], w[5] = formatV3, w[5]|flagLabels
+	d := &decoder{b: w[6:]}
+	d.uvarint()
+	d.uvarint()
+	d.uint64()
+	at := len(w) - len(d.b)
+	w = append(w[:at], append([]byte{0, 0, 0}, w[at:]...)...)
+	binary.BigEndian.PutUint32(w[1:5], crc32.Checksum(w[5:], crcTable))
+	if _, err := decodeRecord("id", w); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("the labels flag with no label = %v, want ErrCorrupt", err)
 	}
 }
 

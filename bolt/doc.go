@@ -65,16 +65,17 @@
 //
 // A record value is:
 //
-//	byte      format version: 1, or 2 if flag 8 is set
+//	byte      format version: 1; 2 if flag 8 is set; 3 if flag 16 is set
 //	4 bytes   CRC-32C of everything after it
 //	byte      flags: 1 = has next occurrence, 2 = has scheduled_at, 4 = paused,
-//	          8 = has a retry policy (format 2)
+//	          8 = has a retry policy (format 2), 16 = has labels (format 3)
 //	uvarint   version (the Ack fence)
 //	uvarint   history sequence: outcomes ever appended
 //	8 bytes   next occurrence, Unix ns (if flag 1)
 //	varint    scheduled_at, Unix ms (if flag 2)
 //	8 bytes   when the record was paused, Unix ns (if flag 4)
 //	3 varints retry policy: max attempts, base and cap in ns (if flag 8)
+//	3 strings name, description, conversation id (if flag 16; not all empty)
 //	string    agent id, cron expression, schedule type (each uvarint length, bytes)
 //	rest      the message (tickler.MessageCreate) as JSON
 //
@@ -90,7 +91,9 @@
 // format that holds it: a record without a retry policy of its own is
 // written in format 1, byte for byte as the release before retry policies
 // wrote it, so that release still reads it; one with a retry policy is
-// written in format 2, which that release refuses as newer. History
+// written in format 2, which that release refuses as newer; one with a
+// name, a description or a conversation id is written in format 3, which
+// the releases before labels refuse as newer. History
 // entries are format 1 (their JSON gained the optional "triggered" field,
 // which an older release ignores). A later release that changes an
 // encoding adds a format and reads, or migrates, the older ones.

@@ -73,7 +73,7 @@ func Example() {
 	fmt.Println(call("DELETE", "/v1/agents/agent-1/schedule/"+created.ID, "{}"))
 	// Output:
 	// 201 2026-01-01T09:00:00.000Z
-	// 200 {"id":"<id>","agent_id":"agent-1","message":{"messages":[{"content":"Good morning!","role":"user"}]},"next_scheduled_time":"2026-01-01T09:00:00.000Z","schedule":{"scheduled_at":1767258000000}}
+	// 200 {"id":"<id>","agent_id":"agent-1","message":{"messages":[{"content":"Good morning!","role":"user"}]},"next_scheduled_time":"2026-01-01T09:00:00.000Z","schedule":{"scheduled_at":1767258000000},"created_at":"2026-01-01T00:00:00.000Z"}
 	// 422 {"detail":[{"loc":["body","messages",0,"role"],"msg":"must be user, assistant or system, got \"robot\"","type":"value_error"}]}
 	// 200 {"success":true}
 }

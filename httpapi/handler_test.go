@@ -133,7 +133,7 @@ func TestCreateThenGetReturnsTheMessageExactlyAsSent(t *testing.T) {
 			id := e.create("agent-1", body)
 			rec := e.do("GET", "/v1/agents/agent-1/schedule/"+id, "")
 			want(t, rec, http.StatusOK, `{"id":"`+id+`","agent_id":"agent-1","message":`+message+
-				`,"next_scheduled_time":"`+tc.next+`","schedule":`+tc.schedule+`}`)
+				`,"next_scheduled_time":"`+tc.next+`","schedule":`+tc.schedule+`,"created_at":"2026-01-01T00:00:00.000Z"}`)
 		})
 	}
 }
@@ -144,7 +144,7 @@ func TestMinimalMessageKeepsOptionalFieldsAbsent(t *testing.T) {
 	id := e.create("agent-1", oneTime("hi", 1))
 	want(t, e.do("GET", "/v1/agents/agent-1/schedule/"+id, ""), http.StatusOK,
 		`{"id":"`+id+`","agent_id":"agent-1","message":{"messages":[{"content":"hi","role":"user"}]},`+
-			`"next_scheduled_time":"2026-01-01T01:00:00.000Z","schedule":{"scheduled_at":1767229200000}}`)
+			`"next_scheduled_time":"2026-01-01T01:00:00.000Z","schedule":{"scheduled_at":1767229200000},"created_at":"2026-01-01T00:00:00.000Z"}`)
 }
 
 func TestListPagesInCreationOrderWithLimitAndAfter(t *testing.T) {
@@ -159,7 +159,7 @@ func TestListPagesInCreationOrderWithLimitAndAfter(t *testing.T) {
 	e.create("agent-2", oneTime("other agent", 1))
 	item := func(i int) string {
 		return fmt.Sprintf(`{"id":"%s","agent_id":"agent-1","message":{"messages":[{"content":"m%d","role":"user"}]},`+
-			`"next_scheduled_time":"2026-01-01T0%d:00:00.000Z","schedule":{"scheduled_at":%d}}`, ids[i], i, i+1, epochMS+(i+1)*hourMS)
+			`"next_scheduled_time":"2026-01-01T0%d:00:00.000Z","schedule":{"scheduled_at":%d},"created_at":"2026-01-01T00:00:00.000Z"}`, ids[i], i, i+1, epochMS+(i+1)*hourMS)
 	}
 	want(t, e.do("GET", "/v1/agents/agent-1/schedule?limit=2", ""), http.StatusOK,
 		`{"scheduled_messages":[`+item(0)+`,`+item(1)+`],"has_next_page":true}`)
@@ -318,7 +318,7 @@ func TestNullReadsAsAbsent(t *testing.T) {
 	id := e.create("agent-1", `{"messages":[{"content":"hi","role":"user","name":null}],"schedule":{"scheduled_at":1767229200000,"type":null},"callback_url":null,"max_steps":null}`)
 	want(t, e.do("GET", "/v1/agents/agent-1/schedule/"+id, ""), http.StatusOK,
 		`{"id":"`+id+`","agent_id":"agent-1","message":{"messages":[{"content":"hi","role":"user"}]},`+
-			`"next_scheduled_time":"2026-01-01T01:00:00.000Z","schedule":{"scheduled_at":1767229200000}}`)
+			`"next_scheduled_time":"2026-01-01T01:00:00.000Z","schedule":{"scheduled_at":1767229200000},"created_at":"2026-01-01T00:00:00.000Z"}`)
 }
 
 func TestWrongMethodIs405WithAllow(t *testing.T) {

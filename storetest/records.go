@@ -114,6 +114,44 @@ func testRetryRoundTrip(t *testing.T, s tickler.Store) {
 	sameRetry(t, mustGet(t, s, "without").Retry, up.Retry)
 }
 
+// testLabelsRoundTrip checks name, description and conversation id: kept
+// as given, absent kept absent, through acks and updates.
+func testLabelsRoundTrip(t *testing.T, s tickler.Store) {
+	with := Record("with", "a", epoch)
+	without := Record("without", "a", epoch)
+	without.Name, without.Description, without.ConversationID = "", "", ""
+	convOnly := Record("conv-only", "a", epoch)
+	convOnly.Name, convOnly.Description = "", ""
+	for _, r := range []*tickler.Record{with, without, convOnly} {
+		mustCreate(t, s, r.Clone())
+		sameRecord(t, mustGet(t, s, r.ID), r)
+	}
+
+	// An ack rewrites what it must and keeps the labels.
+	mustAck(t, s, tickler.AckParams{ID: "with", Version: 1, Next: epoch.Add(time.Hour)})
+	out := &tickler.Outcome{ID: "h", ScheduledMessageID: "with", Status: tickler.StatusSuccess, Occurrence: epoch, SentAt: epoch}
+	mustAck(t, s, tickler.AckParams{ID: "with", HistoryOnly: true, Outcome: out, HistoryLimit: 10})
+	got := mustGet(t, s, "with")
+	if got.Name != with.Name || got.Description != with.Description || got.ConversationID != with.ConversationID {
+		t.Fatalf("after acks: labels %q/%q/%q", got.Name, got.Description, got.ConversationID)
+	}
+
+	// Update sets and clears them.
+	got.Name, got.Description, got.ConversationID = "", "", ""
+	if err := s.Update(ctx, got.Clone()); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustGet(t, s, "with"); r.Name != "" || r.Description != "" || r.ConversationID != "" {
+		t.Fatalf("Update did not clear the labels: %q/%q/%q", r.Name, r.Description, r.ConversationID)
+	}
+	up := mustGet(t, s, "without")
+	up.Name = "named at last"
+	if err := s.Update(ctx, up.Clone()); err != nil {
+		t.Fatal(err)
+	}
+	sameRecord(t, mustGet(t, s, "without"), up)
+}
+
 func testList(t *testing.T, s tickler.Store) {
 	var ids []string
 	for i := range 25 {

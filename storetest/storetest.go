@@ -61,6 +61,7 @@ func RunWith(t *testing.T, cfg Config) {
 		{"GetUnknownIsNotFound", testGetUnknown},
 		{"StoredRecordSharesNothing", testNoAliasing},
 		{"RetryPolicyRoundTripsNilStaysNil", testRetryRoundTrip},
+		{"LabelsRoundTripAbsentStaysAbsent", testLabelsRoundTrip},
 		{"ListOrderAndPaging", testList},
 		{"DeleteRemovesEverywhere", testDelete},
 		{"AnotherAgentsRecordIsMissing", testAgentScoping},
@@ -123,6 +124,10 @@ func Record(id, agent string, next time.Time) *tickler.Record {
 		Schedule: tickler.Schedule{ScheduledAt: &at, Type: tickler.OneTime},
 		Retry:    &tickler.RetryPolicy{MaxAttempts: 3, Base: 1500 * time.Millisecond, Cap: time.Minute},
 		Next:     next,
+
+		Name:           "name of " + id,
+		Description:    "a description: ünïcode, \"quotes\" and a\nnewline",
+		ConversationID: "conv-" + id,
 	}
 }
 
@@ -213,6 +218,10 @@ func sameRecord(t *testing.T, got, want *tickler.Record) {
 		t.Fatalf("schedule = %s, want %s", g, w)
 	}
 	sameRetry(t, got.Retry, want.Retry)
+	if got.Name != want.Name || got.Description != want.Description || got.ConversationID != want.ConversationID {
+		t.Fatalf("labels = %q/%q/%q, want %q/%q/%q", got.Name, got.Description, got.ConversationID,
+			want.Name, want.Description, want.ConversationID)
+	}
 }
 
 func sameRetry(t *testing.T, got, want *tickler.RetryPolicy) {

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +37,20 @@ type Config struct {
 
 	WebhookURL    string // -webhook-url, TICKLER_WEBHOOK_URL
 	WebhookSecret string // -webhook-secret, TICKLER_WEBHOOK_SECRET (whsec_…)
+
+	// AgentConcurrency bounds the deliveries at once per agent; 0 is no
+	// bound, and -1 (unset) means 1 for letta and openai, whose servers
+	// run one request per agent at a time, and no bound otherwise.
+	// -agent-concurrency, TICKLER_AGENT_CONCURRENCY.
+	AgentConcurrency int
+	// AllowPrivateCallbacks lets callback_url reach loopback and private
+	// addresses. -allow-private-callbacks, TICKLER_ALLOW_PRIVATE_CALLBACKS.
+	AllowPrivateCallbacks bool
+	// ShutdownTimeout bounds a graceful stop. -shutdown-timeout,
+	// TICKLER_SHUTDOWN_TIMEOUT.
+	ShutdownTimeout time.Duration
+	LogFormat       string // text or json: -log-format, TICKLER_LOG_FORMAT
+	LogLevel        string // debug, info, warn or error: -log-level, TICKLER_LOG_LEVEL
 }
 
 // loadConfig reads the serve flags in args, each defaulting to its
@@ -60,15 +76,47 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	str(&c.OpenAIToken, "openai-token", "TICKLER_OPENAI_TOKEN", "", "chat completions bearer token")
 	str(&c.WebhookURL, "webhook-url", "TICKLER_WEBHOOK_URL", "", "URL to POST each delivery to")
 	str(&c.WebhookSecret, "webhook-secret", "TICKLER_WEBHOOK_SECRET", "", "Standard Webhooks signing secret (whsec_…)")
-	var poll time.Duration
-	if v := getenv("TICKLER_LETTA_ASYNC_POLL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return c, fmt.Errorf("TICKLER_LETTA_ASYNC_POLL: %w", err)
+	str(&c.LogFormat, "log-format", "TICKLER_LOG_FORMAT", "text", "log format: text or json")
+	str(&c.LogLevel, "log-level", "TICKLER_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) error {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", env, err)
+			}
+			def = d
 		}
-		poll = d
+		fs.DurationVar(p, name, def, usage+" ($"+env+")")
+		return nil
 	}
-	fs.DurationVar(&c.LettaAsync, "letta-async-poll", poll, "use Letta's async route, polling the run this often; 0 waits on the synchronous route ($TICKLER_LETTA_ASYNC_POLL)")
+	if err := dur(&c.LettaAsync, "letta-async-poll", "TICKLER_LETTA_ASYNC_POLL", 0,
+		"use Letta's async route, polling the run this often; 0 waits on the synchronous route"); err != nil {
+		return c, err
+	}
+	if err := dur(&c.ShutdownTimeout, "shutdown-timeout", "TICKLER_SHUTDOWN_TIMEOUT", 10*time.Second,
+		"how long SIGINT/SIGTERM waits for requests, deliveries and callbacks in flight"); err != nil {
+		return c, err
+	}
+	agents := -1
+	if v := getenv("TICKLER_AGENT_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("TICKLER_AGENT_CONCURRENCY: %w", err)
+		}
+		agents = n
+	}
+	fs.IntVar(&c.AgentConcurrency, "agent-concurrency", agents,
+		"deliveries at once per agent, 0 for no bound; unset: 1 for letta and openai, no bound otherwise ($TICKLER_AGENT_CONCURRENCY)")
+	private := false
+	if v := getenv("TICKLER_ALLOW_PRIVATE_CALLBACKS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("TICKLER_ALLOW_PRIVATE_CALLBACKS: %w", err)
+		}
+		private = b
+	}
+	fs.BoolVar(&c.AllowPrivateCallbacks, "allow-private-callbacks", private,
+		"let callback_url reach loopback and private addresses, for local development only ($TICKLER_ALLOW_PRIVATE_CALLBACKS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -76,15 +124,53 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.Deliver = strings.ToLower(strings.TrimSpace(c.Deliver))
+	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
+	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
+	switch {
+	case c.AgentConcurrency < -1:
+		return c, fmt.Errorf("-agent-concurrency must not be negative, got %d", c.AgentConcurrency)
+	case c.ShutdownTimeout <= 0:
+		return c, fmt.Errorf("-shutdown-timeout must be positive, got %v", c.ShutdownTimeout)
+	}
 	return c, nil
+}
+
+// agentConcurrency is the per-agent bound serve runs with; see
+// [Config.AgentConcurrency].
+func (c Config) agentConcurrency() int {
+	if c.AgentConcurrency >= 0 {
+		return c.AgentConcurrency
+	}
+	switch c.Deliver {
+	case "letta", "openai":
+		return 1
+	}
+	return 0
+}
+
+// newLogger returns the logger cfg asks for, writing to w.
+func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level must be debug, info, warn or error, got %q", cfg.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.LogFormat {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format must be text or json, got %q", cfg.LogFormat)
 }
 
 // newDeliverer returns the deliverer cfg.Deliver names, built and checked
 // now, so that a misconfiguration stops serve before it takes a request.
-func newDeliverer(cfg Config) (tickler.Deliverer, error) {
+// The log deliverer writes to log.
+func newDeliverer(cfg Config, log *slog.Logger) (tickler.Deliverer, error) {
 	switch cfg.Deliver {
 	case "", "log":
-		return logdeliver.New(nil), nil
+		return logdeliver.New(log), nil
 	case "letta":
 		if cfg.LettaURL == "" {
 			return nil, errors.New("-deliver letta needs -letta-url (TICKLER_LETTA_URL)")

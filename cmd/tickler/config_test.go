@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -31,14 +33,20 @@ func TestLoadConfigTakesFlagsOverEnvironmentOverDefaults(t *testing.T) {
 		env  func(string) string
 		want Config
 	}{
-		{"defaults", nil, env(), Config{Addr: "127.0.0.1:8283", DB: "./tickler.db", Deliver: "log"}},
+		{"defaults", nil, env(), Config{Addr: "127.0.0.1:8283", DB: "./tickler.db", Deliver: "log",
+			AgentConcurrency: -1, ShutdownTimeout: 10 * time.Second, LogFormat: "text", LogLevel: "info"}},
 		{"environment", nil, env("TICKLER_ADDR", ":9000", "TICKLER_DB", "/var/lib/t.db", "TICKLER_API_KEY", "k",
 			"TICKLER_DELIVER", "Letta", "TICKLER_LETTA_URL", "https://api.letta.com", "TICKLER_LETTA_TOKEN", "tok",
-			"TICKLER_LETTA_ASYNC_POLL", "2s"),
-			Config{Addr: ":9000", DB: "/var/lib/t.db", APIKey: "k", Deliver: "letta", LettaURL: "https://api.letta.com", LettaToken: "tok", LettaAsync: 2 * time.Second}},
-		{"flags win", []string{"-addr", ":1", "-deliver", "webhook", "-webhook-url", "https://h/x", "-webhook-secret", secret, "-letta-async-poll", "0"},
-			env("TICKLER_ADDR", ":9000", "TICKLER_DELIVER", "letta", "TICKLER_LETTA_ASYNC_POLL", "2s"),
-			Config{Addr: ":1", DB: "./tickler.db", Deliver: "webhook", WebhookURL: "https://h/x", WebhookSecret: secret}},
+			"TICKLER_LETTA_ASYNC_POLL", "2s", "TICKLER_AGENT_CONCURRENCY", "0", "TICKLER_ALLOW_PRIVATE_CALLBACKS", "true",
+			"TICKLER_SHUTDOWN_TIMEOUT", "1m", "TICKLER_LOG_FORMAT", "JSON", "TICKLER_LOG_LEVEL", "debug"),
+			Config{Addr: ":9000", DB: "/var/lib/t.db", APIKey: "k", Deliver: "letta", LettaURL: "https://api.letta.com", LettaToken: "tok", LettaAsync: 2 * time.Second,
+				AgentConcurrency: 0, AllowPrivateCallbacks: true, ShutdownTimeout: time.Minute, LogFormat: "json", LogLevel: "debug"}},
+		{"flags win", []string{"-addr", ":1", "-deliver", "webhook", "-webhook-url", "https://h/x", "-webhook-secret", secret, "-letta-async-poll", "0",
+			"-agent-concurrency", "2", "-allow-private-callbacks=false", "-log-level", "warn"},
+			env("TICKLER_ADDR", ":9000", "TICKLER_DELIVER", "letta", "TICKLER_LETTA_ASYNC_POLL", "2s", "TICKLER_AGENT_CONCURRENCY", "5",
+				"TICKLER_ALLOW_PRIVATE_CALLBACKS", "1", "TICKLER_LOG_LEVEL", "debug"),
+			Config{Addr: ":1", DB: "./tickler.db", Deliver: "webhook", WebhookURL: "https://h/x", WebhookSecret: secret,
+				AgentConcurrency: 2, ShutdownTimeout: 10 * time.Second, LogFormat: "text", LogLevel: "warn"}},
 	} {
 		got, err := loadConfig(tc.args, tc.env, &bytes.Buffer{})
 		if err != nil {
@@ -52,6 +60,21 @@ func TestLoadConfigTakesFlagsOverEnvironmentOverDefaults(t *testing.T) {
 	}
 	if _, err := loadConfig([]string{"extra"}, env(), &bytes.Buffer{}); err == nil {
 		t.Error("a stray argument was accepted")
+	}
+	for _, bad := range []func(string) string{
+		env("TICKLER_AGENT_CONCURRENCY", "one"),
+		env("TICKLER_AGENT_CONCURRENCY", "-2"),
+		env("TICKLER_ALLOW_PRIVATE_CALLBACKS", "perhaps"),
+		env("TICKLER_SHUTDOWN_TIMEOUT", "0s"),
+	} {
+		if _, err := loadConfig(nil, bad, &bytes.Buffer{}); err == nil {
+			t.Error("a bad variable was accepted")
+		}
+	}
+	for _, cfg := range []Config{{LogFormat: "xml", LogLevel: "info"}, {LogFormat: "text", LogLevel: "loud"}} {
+		if _, err := newLogger(cfg, io.Discard); err == nil {
+			t.Errorf("newLogger(%+v) accepted it", cfg)
+		}
 	}
 }
 
@@ -77,7 +100,7 @@ func TestNewDelivererBuildsTheNamedOneOrSaysWhatIsMissing(t *testing.T) {
 		{"webhook bad secret", Config{Deliver: "webhook", WebhookURL: "https://h/hook", WebhookSecret: "hunter2-XYZZY"}, nil, "whsec_"},
 		{"unknown", Config{Deliver: "smtp"}, nil, `got "smtp"`},
 	} {
-		d, err := newDeliverer(tc.cfg)
+		d, err := newDeliverer(tc.cfg, slog.New(slog.DiscardHandler))
 		switch {
 		case tc.err != "":
 			if err == nil || !strings.Contains(err.Error(), tc.err) {

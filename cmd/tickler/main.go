@@ -1,5 +1,6 @@
 // Command tickler runs tickler as a server of Letta's scheduled agent
-// messages API.
+// messages API: schedules in a bolt file, fired on time and handed to a
+// deliverer, with callback_url callbacks.
 //
 // Usage:
 //
@@ -10,17 +11,27 @@
 // TICKLER_ADDR, TICKLER_DB, TICKLER_API_KEY, TICKLER_DELIVER (log, letta,
 // openai or webhook), TICKLER_LETTA_URL, TICKLER_LETTA_TOKEN,
 // TICKLER_LETTA_ASYNC_POLL, TICKLER_OPENAI_URL, TICKLER_OPENAI_TOKEN,
-// TICKLER_WEBHOOK_URL and TICKLER_WEBHOOK_SECRET. Prefer the variables for
-// tokens and secrets: flags show in the process list.
+// TICKLER_WEBHOOK_URL, TICKLER_WEBHOOK_SECRET, TICKLER_AGENT_CONCURRENCY,
+// TICKLER_ALLOW_PRIVATE_CALLBACKS, TICKLER_SHUTDOWN_TIMEOUT,
+// TICKLER_LOG_FORMAT (text or json) and TICKLER_LOG_LEVEL. Prefer the
+// variables for tokens and secrets: flags show in the process list. No
+// token, key or secret is ever logged.
+//
+// Besides the API, serve answers GET /healthz (200 while it serves),
+// GET /readyz (200 when the store answers and the scheduler runs, else 503
+// with a reason) and Letta's GET /v1/health/ ({"version", "status"}),
+// none of which needs the API key. SIGINT or SIGTERM stops it gracefully.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 )
 
 func main() {
@@ -45,7 +56,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		return serve(cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+		log, err := newLogger(cfg, stderr)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		context.AfterFunc(ctx, stop) // a second signal kills the process
+		return serve(ctx, cfg, log, nil)
 	}
 	return fmt.Errorf("unknown command %q; %s", args[0], usage)
 }
@@ -56,15 +74,4 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "(devel)"
-}
-
-// serve checks the configuration and builds the deliverer. The store,
-// scheduler and HTTP server are not wired in yet.
-func serve(cfg Config, log *slog.Logger) error {
-	slog.SetDefault(log)
-	if _, err := newDeliverer(cfg); err != nil {
-		return err
-	}
-	log.Info("tickler: configuration is valid", "addr", cfg.Addr, "db", cfg.DB, "deliver", cfg.Deliver, "api_key", cfg.APIKey != "")
-	return errors.New("serve: the scheduler and HTTP server are not wired in yet")
 }

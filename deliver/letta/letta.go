@@ -3,8 +3,9 @@
 // self-hosted Letta server.
 //
 // Each occurrence is one POST /v1/agents/{agent_id}/messages (or
-// /v1/conversations/{conversation_id}/messages, see [WithConversation])
-// with the stored messages, max_steps and include_return_message_types,
+// /v1/conversations/{conversation_id}/messages for a scheduled message
+// created with a conversation_id, see [WithConversation]) with the stored
+// messages, max_steps and include_return_message_types,
 // and streaming false: Deliver returns when the agent has answered. With
 // [WithAsync] it posts to .../messages/async instead and polls the run
 // until it ends. The schedule's callback_url is not sent to Letta: tickler
@@ -137,22 +138,25 @@ func (l *Deliverer) Deliver(ctx context.Context, d *tickler.Delivery) (tickler.R
 		IncludeReturnMessageTypes: d.Message.IncludeReturnMessageTypes,
 	}
 	var u *url.URL
-	conv := ""
+	conv := d.ConversationID
 	if l.conversation != nil {
 		conv = l.conversation(d)
 	}
+	// The async route exists for agents only: a delivery into a
+	// conversation waits on the conversation's synchronous route.
+	async := l.async && conv == ""
 	switch {
-	case l.async:
-		u = httpx.JoinPath(l.base, "v1", "agents", d.AgentID, "messages", "async")
 	case conv != "":
 		u = httpx.JoinPath(l.base, "v1", "conversations", conv, "messages")
 		if conv == "default" { // agent-direct mode names the agent in the body
 			body.AgentID = d.AgentID
 		}
+	case async:
+		u = httpx.JoinPath(l.base, "v1", "agents", d.AgentID, "messages", "async")
 	default:
 		u = httpx.JoinPath(l.base, "v1", "agents", d.AgentID, "messages")
 	}
-	if !l.async {
+	if !async {
 		f := false // the conversation route streams unless told not to
 		body.Streaming = &f
 	}
@@ -164,7 +168,7 @@ func (l *Deliverer) Deliver(ctx context.Context, d *tickler.Delivery) (tickler.R
 	if err != nil {
 		return tickler.Result{}, err
 	}
-	if l.async {
+	if async {
 		return l.wait(ctx, resp)
 	}
 	return responseResult(resp), nil

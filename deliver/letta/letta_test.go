@@ -367,6 +367,36 @@ func TestConversationRoute(t *testing.T) {
 	}
 }
 
+func TestStoredConversationIDPicksTheConversationRoute(t *testing.T) {
+	t.Parallel()
+	conv := "conv-123e4567-e89b-42d3-8456-426614174000"
+	toConv := "/v1/conversations/" + conv + "/messages"
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		path string
+	}{
+		{"plain", nil, toConv},
+		{"async: the conversation route has no async form", []Option{WithAsync(time.Millisecond)}, toConv},
+		{"WithConversation decides", []Option{WithConversation(func(*tickler.Delivery) string { return "" })}, "/v1/agents/" + agentID + "/messages"},
+	} {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) { reply(w, 200, lettaResponse) })
+		l, err := New(f.srv.URL, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := delivery()
+		d.ConversationID = conv
+		if _, err := l.Deliver(context.Background(), d); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r := f.requests()
+		if len(r) != 1 || r[0].Path != tc.path || r[0].Body["streaming"] != false {
+			t.Errorf("%s: requests %+v, want one to %s with streaming false", tc.name, r, tc.path)
+		}
+	}
+}
+
 func TestNewRejectsAMisconfiguration(t *testing.T) {
 	t.Parallel()
 	conv := WithConversation(func(*tickler.Delivery) string { return "" })

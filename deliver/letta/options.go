@@ -31,10 +31,12 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client 
 
 // WithConversation sends a delivery to the conversation f names, through
 // POST /v1/conversations/{id}/messages; an empty name sends it to the
-// agent, as without the option. The name "default" is Letta's
-// agent-direct mode: the agent id goes in the body. f is called once per
-// attempt and must be safe for concurrent use. It cannot be combined with
-// [WithAsync].
+// agent. Without the option a delivery goes to its scheduled message's
+// conversation ([tickler.Delivery.ConversationID]) if it has one, and to
+// the agent otherwise: f replaces that choice. The name "default" is
+// Letta's agent-direct mode: the agent id goes in the body. f is called
+// once per attempt and must be safe for concurrent use. It cannot be
+// combined with [WithAsync].
 func WithConversation(f func(d *tickler.Delivery) string) Option {
 	return func(o *options) { o.conversation = f }
 }
@@ -46,7 +48,9 @@ func WithConversation(f func(d *tickler.Delivery) string) Option {
 // retried by the policy; a cancelled run is [tickler.Permanent]. A poll
 // answered 408, 409, 429 or 5xx, or not answered, is tried again at the
 // next interval (or after Retry-After); any other failing answer ends the
-// delivery with its error.
+// delivery with its error. Letta has no async route for conversations: a
+// delivery with a [tickler.Delivery.ConversationID] goes to the
+// conversation's synchronous route and waits for the answer.
 func WithAsync(interval time.Duration) Option {
 	return func(o *options) { o.async, o.poll = true, interval }
 }

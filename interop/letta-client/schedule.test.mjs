@@ -1,6 +1,7 @@
 // Proves tickler's HTTP API against Letta's official TypeScript client,
-// unchanged: it builds the example server, starts it on a free port with a
-// temporary bolt file, and drives it through client.agents.schedule.
+// unchanged: it builds the tickler binary, runs "tickler serve" on a free
+// port with a temporary bolt file and the log deliverer, and drives it
+// through client.agents.schedule and client.health().
 //
 // Run: cd interop/letta-client && npm ci && npm test
 // Needs Go on PATH (or $GO) to build the server.
@@ -39,25 +40,28 @@ let callbackArrived = () => {};
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'tickler-interop-'));
-  const bin = path.join(dir, 'server');
-  execFileSync(process.env.GO || 'go', ['build', '-o', bin, './examples/server'], {
+  const bin = path.join(dir, 'tickler');
+  execFileSync(process.env.GO || 'go', ['build', '-o', bin, './cmd/tickler'], {
     cwd: repoRoot,
     stdio: 'inherit',
   });
 
   // Port 0: the server picks a free port and logs its URL, so no other
   // process can take the port between choosing and listening.
+  // The environment is cleared of TICKLER_* so that only these flags apply.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TICKLER_')));
   server = spawn(
     bin,
-    ['-addr', '127.0.0.1:0', '-db', path.join(dir, 't.db'), '-api-key', API_KEY, '-allow-private-callbacks'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    ['serve', '-addr', '127.0.0.1:0', '-db', path.join(dir, 't.db'), '-api-key', API_KEY, '-allow-private-callbacks',
+      '-deliver', 'log', '-log-format', 'text'],
+    { stdio: ['ignore', 'ignore', 'pipe'], env },
   );
   baseURL = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${serverLog}`)), 15_000);
     server.stderr.setEncoding('utf8');
     server.stderr.on('data', (chunk) => {
       serverLog += chunk;
-      const m = /msg="tickler server listening" url=(http:\/\/\S+)/.exec(serverLog);
+      const m = /msg="tickler: listening" url=(http:\/\/\S+)/.exec(serverLog);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
@@ -89,7 +93,7 @@ after(async () => {
     const { code, signal } = await exited;
     // A clean shutdown on SIGTERM exits 0.
     assert.equal(code, 0, `server exited with code ${code}, signal ${signal}:\n${serverLog}`);
-    assert.match(serverLog, /msg=stopped/);
+    assert.match(serverLog, /msg="tickler: stopped"/);
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -105,6 +109,17 @@ async function rejects(promise, cls, status) {
     return err;
   }
   assert.fail(`expected a ${status}`);
+}
+
+// withoutCreatedAt checks that sm.created_at is an ISO-8601 ms instant between
+// from and to (Unix ms, the create call's start and end), and returns sm
+// without it, to compare with what was sent.
+function withoutCreatedAt(sm, from, to) {
+  const { created_at: createdAt, ...rest } = sm;
+  assert.match(createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  const t = Date.parse(createdAt);
+  assert.ok(from <= t && t <= to, `created_at ${createdAt} is not within the create call`);
+  return rest;
 }
 
 // nextWeekday9 returns when "0 9 * * 1-5" next fires after now, in UTC.
@@ -135,12 +150,14 @@ test('a one-time schedule with string content comes back exactly as sent', async
     include_return_message_types: ['assistant_message', 'tool_call_message'],
     max_steps: 7,
   };
+  const from = Date.now();
   const created = await client.agents.schedule.create('agent-strings', body);
+  const to = Date.now();
   assert.equal(typeof created.id, 'string');
   assert.equal(created.next_scheduled_at, new Date(at).toISOString());
 
   const got = await client.agents.schedule.retrieve(created.id, { agent_id: 'agent-strings' });
-  assert.deepStrictEqual(got, {
+  assert.deepStrictEqual(withoutCreatedAt(got, from, to), {
     id: created.id,
     agent_id: 'agent-strings',
     message: {
@@ -168,12 +185,14 @@ test('multi-part content with a text part and an image part comes back exactly a
       ],
     },
   ];
+  const from = Date.now();
   const created = await client.agents.schedule.create('agent-parts', {
     messages,
     schedule: { scheduled_at: at }, // type may be absent, and stays absent
   });
+  const to = Date.now();
   const got = await client.agents.schedule.retrieve(created.id, { agent_id: 'agent-parts' });
-  assert.deepStrictEqual(got, {
+  assert.deepStrictEqual(withoutCreatedAt(got, from, to), {
     id: created.id,
     agent_id: 'agent-parts',
     message: { messages },
@@ -189,16 +208,61 @@ test('a recurring schedule comes back exactly as sent, with its next occurrence'
     schedule: { cron_expression: '0 9 * * 1-5', type: 'recurring' },
   };
   const created = await client.agents.schedule.create('agent-cron', body);
+  const to = Date.now();
   const next = nextWeekday9(now).toISOString();
   assert.equal(created.next_scheduled_at, next);
   const got = await client.agents.schedule.retrieve(created.id, { agent_id: 'agent-cron' });
-  assert.deepStrictEqual(got, {
+  assert.deepStrictEqual(withoutCreatedAt(got, now, to), {
     id: created.id,
     agent_id: 'agent-cron',
     message: { messages: body.messages },
     next_scheduled_time: next,
     schedule: body.schedule,
   });
+});
+
+test("Letta's newer fields name, description and conversation_id come back as sent; absent stays absent", async () => {
+  const at = Date.now() + 3 * HOUR;
+  const body = {
+    messages: [{ role: 'user', content: 'Weekly review' }],
+    schedule: { scheduled_at: at },
+    name: 'weekly review',
+    description: 'Asks the agent for a summary of the week.',
+    conversation_id: 'conv-123e4567-e89b-42d3-8456-426614174000',
+  };
+  const from = Date.now();
+  const { id } = await client.agents.schedule.create('agent-labels', body);
+  const to = Date.now();
+  const got = await client.agents.schedule.retrieve(id, { agent_id: 'agent-labels' });
+  assert.deepStrictEqual(withoutCreatedAt(got, from, to), {
+    id,
+    agent_id: 'agent-labels',
+    name: body.name,
+    description: body.description,
+    conversation_id: body.conversation_id,
+    message: { messages: body.messages },
+    next_scheduled_time: new Date(at).toISOString(),
+    schedule: body.schedule,
+  });
+  const listed = await client.agents.schedule.list('agent-labels');
+  assert.deepStrictEqual(listed.scheduled_messages, [got]);
+
+  const tooLong = await rejects(
+    client.agents.schedule.create('agent-labels', { ...body, name: 'n'.repeat(257) }),
+    UnprocessableEntityError,
+    422,
+  );
+  assert.deepStrictEqual(tooLong.error.detail[0].loc, ['body', 'name']);
+});
+
+test('health() answers with the version and status ok', async () => {
+  const health = await client.health();
+  assert.equal(typeof health.version, 'string');
+  assert.ok(health.version.length > 0);
+  assert.deepStrictEqual(health, { version: health.version, status: 'ok' });
+  // No API key is needed for it.
+  const anonymous = new Letta({ baseURL, apiKey: 'wrong' });
+  assert.equal((await anonymous.health()).status, 'ok');
 });
 
 test('list pages in creation order with limit and after', async () => {
@@ -330,7 +394,7 @@ test('a one-time schedule fires, calls back, and disappears', async () => {
   }
   assert.ok(Date.now() >= at, 'the schedule disappeared before it was due');
   assert.deepStrictEqual((await client.agents.schedule.list(agent)).scheduled_messages, []);
-  assert.match(serverLog, new RegExp(`msg="delivering scheduled message" id=${id} agent_id=${agent}`));
+  assert.match(serverLog, new RegExp(`msg="tickler: delivery" scheduled_message_id=${id} agent_id=${agent} `));
 
   await Promise.race([
     gotCallback,
@@ -341,9 +405,8 @@ test('a one-time schedule fires, calls back, and disappears', async () => {
   assert.equal(cb.path, '/hooks/tickler');
   assert.equal(cb.headers['content-type'], 'application/json');
   assert.equal(cb.headers['idempotency-key'], `${id}@${at}`);
-  assert.equal(typeof cb.body.run_id, 'string');
   assert.deepStrictEqual(
-    { ...cb.body, run_id: '<run>' },
+    cb.body,
     {
       scheduled_message_id: id,
       agent_id: agent,
@@ -351,12 +414,8 @@ test('a one-time schedule fires, calls back, and disappears', async () => {
       idempotency_key: `${id}@${at}`,
       status: 'success',
       attempts: 1,
-      response: {
-        agent_id: agent,
-        delivered_messages: 1,
-        note: 'delivered by the tickler demonstration agent',
-      },
-      run_id: '<run>',
+      response: null, // the log deliverer answers nothing
+      run_id: null,
       error: null,
     },
   );
