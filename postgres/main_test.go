@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"testing"
 	"time"
@@ -28,11 +29,20 @@ func TestMain(m *testing.M) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	var err error
-	pool, err = pgxpool.New(context.Background(), url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err == nil {
+		// The tests run in parallel, and a heartbeat that waits for a
+		// connection behind them would let a short lease lapse.
+		cfg.MaxConns = max(cfg.MaxConns, 32)
+		pool, err = pgxpool.NewWithConfig(context.Background(), cfg)
+	}
 	if err == nil {
 		err = pool.Ping(ctx)
 	}
 	cancel()
+	if u, perr := neturl.Parse(url); perr == nil {
+		url = u.Redacted() // no password in a log
+	}
 	if err != nil {
 		if os.Getenv("TICKLER_REQUIRE_POSTGRES") == "1" {
 			fmt.Fprintf(os.Stderr, "postgres: TICKLER_REQUIRE_POSTGRES=1 and no database at %s: %v\n", url, err)

@@ -140,11 +140,13 @@ func TestLapsedLeaseIsTakenOverAndFencesTheOldNode(t *testing.T) {
 
 func TestHeartbeatKeepsTheLease(t *testing.T) {
 	t.Parallel()
-	a, b := twoNodes(t, shortLease...)
+	// A lease of ten heartbeats, so that a slow beat under -race does not
+	// fail the test.
+	a, b := twoNodes(t, postgres.WithLease(time.Second), postgres.WithHeartbeat(100*time.Millisecond))
 	create(t, a, "r", time.Now())
 	claimNow(t, a)
 	// Several leases long: the heartbeat renews it.
-	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		if res := claimNow(t, b); len(res.Due) != 0 {
 			t.Fatalf("B took over from A, whose heartbeat runs")
 		}
