@@ -66,7 +66,11 @@ func WithLease(d time.Duration) Option { return func(o *options) { o.lease = d }
 
 // WithHeartbeat sets how often a node renews its lease (default
 // [DefaultHeartbeat]); it must be shorter than the lease, and a third of
-// it or less leaves room for a slow round trip.
+// it or less leaves room for a slow round trip. The heartbeat takes its
+// connection from the pool: size the pool so that one is free within
+// the lease, or a busy pool lets the lease lapse (the node then takes a
+// new identity and drops what it held; nothing fires twice, but work is
+// redone).
 func WithHeartbeat(d time.Duration) Option { return func(o *options) { o.heartbeat = d } }
 
 // WithHintHorizon sets how soon a record that Create or Update makes due
