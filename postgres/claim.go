@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tickler-go/tickler"
+)
+
+// Claim implements [tickler.Store] and [tickler.SharedStore] in one
+// statement (see claimSQL): it leases to this node, up to p.Limit, the
+// records due within the window that no other live node owns, skipping
+// rows another claim has locked, and returns them with those it held
+// already.
+//
+// The window is measured on the database's clock: it ends at its now()
+// plus p.Until − p.Now. A zero p.Now makes p.Until an instant on the
+// database's clock (the conformance suite, and any caller that has no
+// clock of its own, claims so); Skew is then zero.
+//
+// If this node's lease lapsed (it was paused or cut off longer than the
+// lease), Claim takes a new identity first and reports Reset: the claim
+// returned is made under the new one.
+//
+// Next is the first occurrence past the window among the records this
+// node could claim; when the first 256 records past the window all belong
+// to other live nodes, it is the last of those (an early wake-up, never a
+// late one). It is zero when Claim stopped at p.Limit.
+//
+// Records in the window in a format this release cannot read are not
+// claimed: a *[RecordError] for each (joined) comes beside the result.
+func (s *Store) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	if s.closed() {
+		return tickler.ClaimResult{}, ErrClosed
+	}
+	node, reset := s.identity(true)
+	res, live, damaged, err := s.claim(ctx, node, p)
+	if err != nil {
+		return tickler.ClaimResult{}, err
+	}
+	if !live {
+		if err := s.renewIdentity(ctx, node); err != nil {
+			return tickler.ClaimResult{}, err
+		}
+		node, _ = s.identity(true)
+		if res, _, damaged, err = s.claim(ctx, node, p); err != nil {
+			return tickler.ClaimResult{}, err
+		}
+		reset = true
+	}
+	res.Reset = reset
+	return res, damaged
+}
+
+// claim runs the claim statement once as node.
+func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (res tickler.ClaimResult, live bool, damaged error, err error) {
+	var window *int64
+	if !p.Now.IsZero() {
+		w := p.Until.Sub(p.Now).Microseconds()
+		window = &w
+	}
+	q := s.sql.claim
+	var afterAt *time.Time
+	var afterID any
+	if p.After.ID != "" { // as in memory and bolt: a cursor has an id
+		at := p.After.At
+		afterAt, afterID = &at, p.After.ID
+		q = s.sql.claimAfter
+		if !storable(p.After.ID) {
+			q, afterID = s.sql.claimAfterBytes, []byte(p.After.ID)
+		}
+	}
+	var (
+		dbNow               time.Time
+		ids                 []string
+		ats                 []time.Time
+		versions            []int64
+		firstMine, lastSeen *time.Time
+		seen                int64
+		bad                 []string
+	)
+	err = s.pool.QueryRow(ctx, q, node, window, p.Until, afterAt, afterID, p.Limit).
+		Scan(&dbNow, &live, &ids, &ats, &versions, &firstMine, &seen, &lastSeen, &bad)
+	if err != nil {
+		return res, false, nil, fmt.Errorf("postgres: claim: %w", err)
+	}
+	for i, id := range ids {
+		res.Due = append(res.Due, tickler.Due{ID: id, At: ats[i].UTC(), Version: uint64(versions[i])})
+	}
+	switch {
+	case len(res.Due) >= p.Limit:
+	case firstMine != nil:
+		res.Next = firstMine.UTC()
+	case seen == 256 && lastSeen != nil:
+		res.Next = lastSeen.UTC()
+	}
+	if !p.Now.IsZero() {
+		res.Skew = p.Now.Sub(dbNow)
+	}
+	var errs []error
+	for _, id := range bad {
+		errs = append(errs, &RecordError{ID: id, Err: errors.New("format not one this release reads; not claimed")})
+	}
+	return res, live, errors.Join(errs...), nil
+}
+
+// Confirm implements [tickler.SharedStore]: the record id if this node
+// owns it and its lease is live on the database's clock, ErrNotFound if
+// it is gone, ErrConflict otherwise (another node took it over, an Update
+// freed it, or this node's lease lapsed). The dispatcher calls it before
+// each delivery: after Delete returns on any node, Confirm of the record
+// on every node returns ErrNotFound.
+func (s *Store) Confirm(ctx context.Context, id string) (*tickler.Record, error) {
+	if s.closed() {
+		return nil, ErrClosed
+	}
+	if !storable(id) {
+		return nil, tickler.ErrNotFound
+	}
+	node, _ := s.identity(false)
+	var w row
+	var held bool
+	err := s.pool.QueryRow(ctx, s.sql.confirm, id, node).Scan(append(w.dest(), &held)...)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, tickler.ErrNotFound
+	case err != nil:
+		return nil, fmt.Errorf("postgres: confirm %s: %w", id, err)
+	case !held:
+		return nil, tickler.ErrConflict
+	}
+	return w.decode()
+}

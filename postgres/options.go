@@ -1,0 +1,85 @@
+package postgres
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Defaults of the options.
+const (
+	// DefaultSchema is the schema the store's tables live in.
+	DefaultSchema = "tickler"
+	// DefaultLease is how long a node owns what it claimed without a
+	// heartbeat, on the database's clock.
+	DefaultLease = 3 * time.Second
+	// DefaultHeartbeat is how often a node renews its lease.
+	DefaultHeartbeat = time.Second
+	// DefaultHintHorizon is how soon a created or changed record must be
+	// due for its write to notify the other nodes.
+	DefaultHintHorizon = 10 * time.Second
+)
+
+// An Option configures [New] and [Migrate]. Migrate reads only
+// [WithSchema] and ignores the others.
+type Option func(*options)
+
+type options struct {
+	schema    string
+	lease     time.Duration
+	heartbeat time.Duration
+	horizon   time.Duration
+	pollOnly  bool
+}
+
+func buildOptions(opts []Option) (options, error) {
+	o := options{schema: DefaultSchema, lease: DefaultLease, heartbeat: DefaultHeartbeat, horizon: DefaultHintHorizon}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case o.schema == "" || len(o.schema) > 63:
+		return o, fmt.Errorf("postgres: schema name %q must have 1 to 63 bytes", o.schema)
+	case o.lease <= 0:
+		return o, fmt.Errorf("postgres: lease must be positive, got %v", o.lease)
+	case o.heartbeat <= 0 || o.heartbeat >= o.lease:
+		return o, fmt.Errorf("postgres: heartbeat must be positive and shorter than the lease (%v), got %v", o.lease, o.heartbeat)
+	case o.horizon < 0:
+		return o, fmt.Errorf("postgres: hint horizon must not be negative, got %v", o.horizon)
+	}
+	return o, nil
+}
+
+// quoted returns the schema as a quoted SQL identifier.
+func (o options) quoted() string { return pgx.Identifier{o.schema}.Sanitize() }
+
+// WithSchema names the schema the store's tables live in (default
+// [DefaultSchema]), so that tickler can share an application's database.
+// Every statement names it; the connection's search_path does not matter.
+func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
+
+// WithLease sets how long, on the database's clock, a node keeps what it
+// claimed after its last heartbeat (default [DefaultLease]): how long the
+// other nodes wait before they take over from a node that died.
+func WithLease(d time.Duration) Option { return func(o *options) { o.lease = d } }
+
+// WithHeartbeat sets how often a node renews its lease (default
+// [DefaultHeartbeat]); it must be shorter than the lease, and a third of
+// it or less leaves room for a slow round trip. The heartbeat takes its
+// connection from the pool: size the pool so that one is free within
+// the lease, or a busy pool lets the lease lapse (the node then takes a
+// new identity and drops what it held; nothing fires twice, but work is
+// redone).
+func WithHeartbeat(d time.Duration) Option { return func(o *options) { o.heartbeat = d } }
+
+// WithHintHorizon sets how soon a record that Create or Update makes due
+// must fall due for the write to notify the other nodes (default
+// [DefaultHintHorizon]); one due later is found by their polling.
+func WithHintHorizon(d time.Duration) Option { return func(o *options) { o.horizon = d } }
+
+// WithPollOnly turns hints off: no LISTEN connection and no NOTIFY, and
+// [Store.Hints] returns nil, so that the nodes find each other's changes
+// by polling alone. Use it behind a pooler in transaction mode (PgBouncer),
+// where LISTEN does not work.
+func WithPollOnly() Option { return func(o *options) { o.pollOnly = true } }

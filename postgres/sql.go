@@ -1,0 +1,211 @@
+package postgres
+
+import "strings"
+
+// statements are the store's SQL, each naming the schema. Parameters
+// that are uuids are passed as text and cast; durations as microseconds.
+type statements struct {
+	register, renew, release string
+
+	create, createLimited, agentLock string
+	update, delete                   string
+
+	get, list, listBytes, count, history string
+
+	claim, claimAfter, claimAfterBytes string
+	confirm                            string
+
+	ackAdvance, ackDelete, ackHistory, ackExists string
+}
+
+// claimable is the condition on a schedules row s that no live node
+// but $1 owns it.
+const claimable = `(s.owner IS NULL OR s.owner = $1::uuid OR NOT EXISTS (
+	SELECT 1 FROM {schema}.nodes n WHERE n.id = s.owner AND n.lease_until > now()))`
+
+// claimSQL is Claim's one statement; {cursor} is the condition of its
+// cursor. $1 node, $2 window in µs on the database clock or NULL, $3 the
+// end of the window when $2 is NULL, $4 and $5 the cursor, $6 the limit.
+//
+//   - p reads the database clock once, ends the window on it, and checks
+//     that the node's lease is live: a node whose lease lapsed claims
+//     nothing, and takes a new identity before it claims again;
+//   - cand locks, skipping rows other claims hold, the records in the
+//     window that no other live node owns, in (next_at, id) order;
+//   - upd makes this node their owner (those it held already are not
+//     written again);
+//   - beyond reads the first records past the window, to find the first
+//     this node could claim (its Next), or where to look again when 256
+//     in a row belong to other nodes;
+//   - damaged finds records in the window in a format this release cannot
+//     read, which it reports and leaves to a release that can.
+const claimSQL = `WITH p AS MATERIALIZED (
+	SELECT now() AS db_now,
+		CASE WHEN $2::bigint IS NULL THEN $3::timestamptz ELSE now() + $2::bigint * interval '1 microsecond' END AS until,
+		EXISTS (SELECT 1 FROM {schema}.nodes WHERE id = $1::uuid AND lease_until > now()) AS live
+), cand AS (
+	SELECT s.id, s.next_at, s.version FROM {schema}.schedules s
+	WHERE s.next_at <= (SELECT until FROM p) {cursor}
+		AND s.format = 1 AND ` + claimable + `
+		AND (SELECT live FROM p)
+	ORDER BY s.next_at, s.id
+	LIMIT $6
+	FOR UPDATE OF s SKIP LOCKED
+), upd AS (
+	UPDATE {schema}.schedules s SET owner = $1::uuid FROM cand
+	WHERE s.id = cand.id AND s.owner IS DISTINCT FROM $1::uuid
+), beyond AS (
+	SELECT s.next_at, s.format = 1 AND ` + claimable + ` AS mine
+	FROM {schema}.schedules s
+	WHERE s.next_at > (SELECT until FROM p)
+	ORDER BY s.next_at, s.id
+	LIMIT 256
+), damaged AS (
+	SELECT s.id FROM {schema}.schedules s
+	WHERE s.next_at <= (SELECT until FROM p) {cursor} AND s.format <> 1
+	ORDER BY s.next_at, s.id
+	LIMIT 100
+)
+SELECT p.db_now, p.live,
+	coalesce((SELECT array_agg(id ORDER BY next_at, id) FROM cand), '{}'),
+	coalesce((SELECT array_agg(next_at ORDER BY next_at, id) FROM cand), '{}'),
+	coalesce((SELECT array_agg(version ORDER BY next_at, id) FROM cand), '{}'),
+	(SELECT min(next_at) FILTER (WHERE mine) FROM beyond),
+	(SELECT count(*) FROM beyond),
+	(SELECT max(next_at) FROM beyond),
+	coalesce((SELECT array_agg(id) FROM damaged), '{}')
+FROM p`
+
+// notifySoon is a CTE n that notifies the other nodes of a row in w due
+// within the hint horizon: $hints says whether hints are on, $horizon is
+// the horizon in µs, $channel and $self the channel and payload.
+const notifySoon = `n AS (
+	SELECT pg_notify($channel, $self) FROM w
+	WHERE $hints::boolean AND w.next_at <= now() + $horizon::bigint * interval '1 microsecond'
+)`
+
+// newReplacer returns the replacer of {schema} and of the named
+// parameters of notifySoon.
+func newReplacer(schema string) *strings.Replacer {
+	return strings.NewReplacer(
+		"{schema}", schema,
+		"$channel", "$5", "$self", "$6", "$hints", "$7", "$horizon", "$8",
+	)
+}
+
+func newStatements(schema string) statements {
+	r := newReplacer(schema)
+	claim := func(cursor string) string {
+		return r.Replace(strings.ReplaceAll(claimSQL, "{cursor}", cursor))
+	}
+	const rowCols = `id, agent_id, format, record, next_at, version`
+	return statements{
+		register: r.Replace(`INSERT INTO {schema}.nodes (id, lease_until) VALUES ($1::uuid, now() + $2::bigint * interval '1 microsecond')`),
+		// The renewal also removes nodes whose lease lapsed a minute ago:
+		// what they owned is free already, the rows are dead weight.
+		renew: r.Replace(`WITH reap AS (
+			DELETE FROM {schema}.nodes WHERE lease_until < now() - interval '1 minute'
+		)
+		UPDATE {schema}.nodes SET lease_until = now() + $2::bigint * interval '1 microsecond'
+		WHERE id = $1::uuid AND lease_until > now()`),
+		release: r.Replace(`DELETE FROM {schema}.nodes WHERE id = $1::uuid`),
+
+		// $1 id, $2 agent, $3 record, $4 next_at; $5-$8 notifySoon; $9 the limit.
+		create: r.Replace(`WITH w AS (
+			INSERT INTO {schema}.schedules (id, agent_id, format, record, next_at, version)
+			VALUES ($1, $2, 1, $3, $4, 1)
+			ON CONFLICT (id) DO NOTHING
+			RETURNING next_at
+		), ` + notifySoon + `
+		SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM n)`),
+		// Run after agentLock, in its transaction, so that it counts every
+		// record committed by a Create of the agent before it.
+		createLimited: r.Replace(`WITH c AS (
+			SELECT count(*) AS n FROM {schema}.schedules WHERE agent_id = $2
+		), w AS (
+			INSERT INTO {schema}.schedules (id, agent_id, format, record, next_at, version)
+			SELECT $1, $2, 1, $3, $4, 1 WHERE (SELECT n FROM c) < $9::bigint
+			ON CONFLICT (id) DO NOTHING
+			RETURNING next_at
+		), ` + notifySoon + `
+		SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM n), (SELECT n FROM c),
+			EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
+		agentLock: `SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`,
+
+		// $1 id, $2 agent or '', $3 record, $4 next_at; $5-$8 notifySoon; $9 version.
+		// An update frees the record: any node may claim its new version.
+		update: r.Replace(`WITH w AS (
+			UPDATE {schema}.schedules SET record = $3, next_at = $4, version = version + 1, owner = NULL
+			WHERE id = $1 AND ($2 = '' OR agent_id = $2) AND version = $9 AND format = 1
+			RETURNING next_at
+		), ` + notifySoon + `
+		SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM n),
+			(SELECT format FROM {schema}.schedules WHERE id = $1 AND ($2 = '' OR agent_id = $2))`),
+		delete: r.Replace(`DELETE FROM {schema}.schedules WHERE id = $1 AND ($2 = '' OR agent_id = $2)`),
+
+		get: r.Replace(`SELECT ` + rowCols + ` FROM {schema}.schedules WHERE id = $1`),
+		list: r.Replace(`SELECT ` + rowCols + ` FROM {schema}.schedules
+			WHERE agent_id = $1 AND id > $2 ORDER BY id LIMIT $3`),
+		// For an After that text cannot hold, compared as bytes.
+		listBytes: r.Replace(`SELECT ` + rowCols + ` FROM {schema}.schedules
+			WHERE agent_id = $1 AND convert_to(id, 'UTF8') > $2::bytea ORDER BY id LIMIT $3`),
+		count: r.Replace(`SELECT count(*) FROM {schema}.schedules WHERE agent_id = $1`),
+		// One row per outcome, newest first, each with the record's agent;
+		// one row with a NULL outcome if the page is empty; none if the
+		// record does not exist.
+		history: r.Replace(`SELECT s.agent_id, h.outcome FROM {schema}.schedules s
+			LEFT JOIN LATERAL (
+				SELECT seq, outcome FROM {schema}.history
+				WHERE schedule_id = s.id ORDER BY seq DESC OFFSET $2 LIMIT $3
+			) h ON true
+			WHERE s.id = $1 ORDER BY h.seq DESC`),
+
+		// Without a cursor $4 and $5 are NULL, and typed here.
+		claim:      claim(`AND $4::timestamptz IS NULL AND $5::text IS NULL`),
+		claimAfter: claim(`AND (s.next_at, s.id) > ($4::timestamptz, $5::text)`),
+		// For a cursor id that text cannot hold, compared as bytes.
+		claimAfterBytes: claim(`AND s.next_at >= $4::timestamptz AND (s.next_at > $4::timestamptz OR convert_to(s.id, 'UTF8') > $5::bytea)`),
+		// $1 id, $2 node.
+		confirm: r.Replace(`SELECT ` + rowCols + `,
+			coalesce(owner = $2::uuid, false) AND EXISTS (
+				SELECT 1 FROM {schema}.nodes WHERE id = $2::uuid AND lease_until > now())
+			FROM {schema}.schedules WHERE id = $1`),
+
+		// Each ack statement returns (applied, exists). $1 id, $2 version,
+		// $3 node, $4 next_at, $5 outcome or NULL, $6 history limit. The
+		// EXISTS reads the snapshot before the change.
+		ackAdvance: r.Replace(`WITH u AS (
+			UPDATE {schema}.schedules
+			SET next_at = $4, version = version + 1,
+				hist_seq = hist_seq + CASE WHEN $5::json IS NULL THEN 0 ELSE 1 END
+			WHERE id = $1 AND version = $2 AND (owner IS NULL OR owner = $3::uuid)
+			RETURNING id, hist_seq
+		), h AS (
+			INSERT INTO {schema}.history (schedule_id, seq, outcome)
+			SELECT id, hist_seq, $5::json FROM u WHERE $5::json IS NOT NULL
+		), t AS (
+			DELETE FROM {schema}.history
+			WHERE $5::json IS NOT NULL AND schedule_id = $1 AND seq <= (SELECT hist_seq FROM u) - $6::bigint
+		)
+		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
+		ackDelete: r.Replace(`WITH u AS (
+			DELETE FROM {schema}.schedules
+			WHERE id = $1 AND version = $2 AND (owner IS NULL OR owner = $3::uuid)
+			RETURNING id
+		)
+		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
+		// $1 id, $2 outcome, $3 history limit: no fences.
+		ackHistory: r.Replace(`WITH u AS (
+			UPDATE {schema}.schedules SET hist_seq = hist_seq + 1 WHERE id = $1
+			RETURNING id, hist_seq
+		), h AS (
+			INSERT INTO {schema}.history (schedule_id, seq, outcome)
+			SELECT id, hist_seq, $2::json FROM u
+		), t AS (
+			DELETE FROM {schema}.history
+			WHERE schedule_id = $1 AND seq <= (SELECT hist_seq FROM u) - $3::bigint
+		)
+		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
+		ackExists: r.Replace(`SELECT count(*), count(*) > 0 FROM {schema}.schedules WHERE id = $1`),
+	}
+}
