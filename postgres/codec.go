@@ -26,6 +26,10 @@ type recordDoc struct {
 	Retry    *retryDoc             `json:"retry,omitempty"`
 	// PausedAtNs is when the record was paused, Unix ns; 0 if it is not.
 	PausedAtNs int64 `json:"paused_at_ns,omitempty"`
+	// Name, Description and ConversationID are Letta's optional labels.
+	Name           string `json:"name,omitempty"`
+	Description    string `json:"description,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
 }
 
 type scheduleDoc struct {
@@ -43,7 +47,10 @@ type retryDoc struct {
 // encodeRecord returns schedules.record for r, in format 1.
 func encodeRecord(r *tickler.Record) ([]byte, error) {
 	d := recordDoc{
-		Message: r.Message,
+		Message:        r.Message,
+		Name:           r.Name,
+		Description:    r.Description,
+		ConversationID: r.ConversationID,
 		Schedule: scheduleDoc{
 			ScheduledAtMs: r.Schedule.ScheduledAt,
 			Cron:          r.Schedule.CronExpression,
@@ -98,7 +105,10 @@ func (w *row) decode() (*tickler.Record, error) {
 			CronExpression: d.Schedule.Cron,
 			Type:           tickler.ScheduleType(d.Schedule.Type),
 		},
-		Version: uint64(w.version),
+		Version:        uint64(w.version),
+		Name:           d.Name,
+		Description:    d.Description,
+		ConversationID: d.ConversationID,
 	}
 	if d.Retry != nil {
 		r.Retry = &tickler.RetryPolicy{MaxAttempts: d.Retry.MaxAttempts, Base: time.Duration(d.Retry.BaseNs), Cap: time.Duration(d.Retry.CapNs)}
