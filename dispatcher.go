@@ -219,7 +219,8 @@ func (d *dispatcher) stop(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	d.cancel()
+	// Name what is still running before cancelling it: once cancelled, a
+	// delivery may end and take its flight with it.
 	d.mu.Lock()
 	var left []string
 	for id, f := range d.flights {
@@ -228,6 +229,7 @@ func (d *dispatcher) stop(ctx context.Context) error {
 		}
 	}
 	d.mu.Unlock()
+	d.cancel()
 	slices.Sort(left)
 	return fmt.Errorf("tickler: Stop: %d deliveries left running %v: %w", len(left), left, ctx.Err())
 }

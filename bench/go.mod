@@ -2,14 +2,13 @@ module github.com/tickler-go/tickler/bench
 
 go 1.26.8
 
-replace github.com/tickler-go/tickler => ../
 
 require (
 	github.com/go-co-op/gocron/v2 v2.21.2
 	github.com/google/uuid v1.6.0
 	github.com/reugn/go-quartz v0.15.2
 	github.com/robfig/cron/v3 v3.0.1
-	github.com/tickler-go/tickler v0.0.0-00010101000000-000000000000
+	github.com/tickler-go/tickler v0.0.0
 )
 
 require (

@@ -17,4 +17,3 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 )
 
-replace github.com/tickler-go/tickler => ../

@@ -197,6 +197,12 @@ func (b *Bundle) WaitStarted(n int) []tickler.Delivery {
 	b.TB.Helper()
 	t := time.NewTimer(b.wait)
 	defer t.Stop()
+	// The mock runs only the timers it knows of when it moves: a timer the
+	// scheduler armed while the test moved the clock may already be due
+	// and never fired. A nudge (moving the clock by zero) fires it; a
+	// running scheduler ignores a nudge with nothing due.
+	nudge := time.NewTicker(10 * time.Millisecond)
+	defer nudge.Stop()
 	for {
 		got, changed := b.Recorder.watch()
 		if len(got) >= n {
@@ -204,6 +210,8 @@ func (b *Bundle) WaitStarted(n int) []tickler.Delivery {
 		}
 		select {
 		case <-changed:
+		case <-nudge.C:
+			b.Clock.Add(0)
 		case <-t.C:
 			b.TB.Fatalf("ticklertest: %d deliveries started within %v, want %d", len(got), b.wait, n)
 			return nil
