@@ -2,7 +2,7 @@ package mcp_test
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
