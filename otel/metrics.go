@@ -105,7 +105,9 @@ func (m *Metrics) Handle(ev tickler.Event) {
 	}
 	ctx := context.Background()
 	if ev.Attempt == 1 {
-		m.lateness.Record(ctx, ev.Started.Sub(ev.Occurrence).Seconds(), m.base)
+		// A wall clock stepped back can start an attempt "before" its
+		// occurrence; a histogram takes no negative values.
+		m.lateness.Record(ctx, max(ev.Started.Sub(ev.Occurrence), 0).Seconds(), m.base)
 	}
 	if o, ok := m.byOutcome[ev.Kind]; ok {
 		m.duration.Record(ctx, ev.Duration.Seconds(), o)

@@ -223,6 +223,16 @@ func TestObserveOneSchedulerAtATime(t *testing.T) {
 	}
 }
 
+func TestLatenessIsNeverNegative(t *testing.T) {
+	t.Parallel()
+	m, r := newMetrics(t)
+	e := ticklertest.Epoch()
+	m.Handle(tickler.Event{Kind: tickler.EventDelivered, Attempt: 1, Occurrence: e, Started: e.Add(-time.Second)})
+	if n, sum := collect(t, r).histogram(t, "tickler.delivery.lateness"); n != 1 || sum != 0 {
+		t.Errorf("lateness: count %d, sum %v; want 1, 0", n, sum)
+	}
+}
+
 // waitFor polls cond until it holds, failing the test after the bundle's
 // default wait. Each poll yields to the scheduler's goroutines; none
 // sleeps.
