@@ -2,12 +2,11 @@ module github.com/tickler-go/tickler/mcp
 
 go 1.25.0
 
-replace github.com/tickler-go/tickler => ../
 
 require (
 	github.com/google/jsonschema-go v0.4.3
 	github.com/modelcontextprotocol/go-sdk v1.8.0
-	github.com/tickler-go/tickler v0.0.0-00010101000000-000000000000
+	github.com/tickler-go/tickler v0.0.0
 )
 
 require (

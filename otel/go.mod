@@ -2,12 +2,11 @@ module github.com/tickler-go/tickler/otel
 
 go 1.26.0
 
-replace github.com/tickler-go/tickler => ../
 
 require (
 	github.com/benbjohnson/clock v1.3.5
 	github.com/prometheus/client_golang v1.25.0
-	github.com/tickler-go/tickler v0.0.0-00010101000000-000000000000
+	github.com/tickler-go/tickler v0.0.0
 	go.opentelemetry.io/contrib/exporters/autoexport v0.72.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0
