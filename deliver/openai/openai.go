@@ -34,7 +34,6 @@ package openai
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -188,17 +187,7 @@ func (o *Deliverer) Deliver(ctx context.Context, d *tickler.Delivery) (tickler.R
 	if err != nil {
 		return tickler.Result{}, err
 	}
-	if resp.Truncated || !json.Valid(resp.Body) {
-		return tickler.Result{}, nil
-	}
-	res := tickler.Result{Response: json.RawMessage(resp.Body)}
-	var c struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(resp.Body, &c) == nil {
-		res.RunID = c.ID
-	}
-	return res, nil
+	return resp.Result("id"), nil
 }
 
 // chatMessages maps the stored messages to OpenAI's; see the package

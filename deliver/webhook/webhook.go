@@ -17,7 +17,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -175,15 +174,5 @@ func (w *Deliverer) Deliver(ctx context.Context, d *tickler.Delivery) (tickler.R
 	if err != nil {
 		return tickler.Result{}, err
 	}
-	if resp.Truncated || !json.Valid(resp.Body) {
-		return tickler.Result{}, nil
-	}
-	res := tickler.Result{Response: json.RawMessage(resp.Body)}
-	var r struct {
-		RunID string `json:"run_id"`
-	}
-	if json.Unmarshal(resp.Body, &r) == nil {
-		res.RunID = r.RunID
-	}
-	return res, nil
+	return resp.Result("run_id"), nil
 }

@@ -377,3 +377,19 @@ func (c *Client) scrubErr(err error) error {
 	}
 	return err
 }
+
+// Result returns the delivery result of a successful answer: its body as
+// raw JSON, and as the run id the string field runIDKey of its top-level
+// object, if it has one. A body that is not JSON, or was cut at the bound,
+// gives an empty result.
+func (r *Response) Result(runIDKey string) tickler.Result {
+	if r.Truncated || !json.Valid(r.Body) {
+		return tickler.Result{}
+	}
+	res := tickler.Result{Response: json.RawMessage(r.Body)}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(r.Body, &fields) == nil {
+		_ = json.Unmarshal(fields[runIDKey], &res.RunID)
+	}
+	return res
+}
