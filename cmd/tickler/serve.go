@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tickler-go/tickler"
-	"github.com/tickler-go/tickler/bolt"
 	"github.com/tickler-go/tickler/callback"
 	"github.com/tickler-go/tickler/httpapi"
 )
@@ -21,7 +20,8 @@ import (
 // attempt then fails and the retry policy decides what follows.
 const deliveryTimeout = 5 * time.Minute
 
-// serve runs the server until ctx ends: the bolt store at cfg.DB, the
+// serve runs the server until ctx ends: the store at cfg.DB (a bolt file
+// or a PostgreSQL database, migrated first if cfg.Migrate), the
 // scheduler with cfg's deliverer and callback_url sender, and the HTTP API
 // with the health routes, on cfg.Addr. A deliverer that does not validate,
 // a store that does not open, an address that cannot be listened on or a
@@ -39,12 +39,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 	if err != nil {
 		return err
 	}
-	store, err := bolt.Open(cfg.DB)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("opening the store: %w", err)
+		return err
 	}
+	// Deferred first, so run last: the store closes after the scheduler
+	// stopped and recorded what it delivered.
 	defer func() {
-		if cerr := store.Close(); cerr != nil {
+		if cerr := store.close(); cerr != nil {
 			log.Error("tickler: closing the store", "err", cerr)
 			err = errors.Join(err, cerr)
 		}
@@ -91,7 +93,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 		return fmt.Errorf("starting the scheduler: %w", err)
 	}
 	h.running.Store(true)
-	log.Info("tickler: listening", "url", "http://"+ln.Addr().String(), "db", store.Path(),
+	log.Info("tickler: listening", "url", "http://"+ln.Addr().String(), "db", store.where,
 		"deliver", cfg.Deliver, "agent_concurrency", cfg.agentConcurrency(), "auth", cfg.APIKey != "",
 		"allow_private_callbacks", cfg.AllowPrivateCallbacks, "version", h.version)
 	if u := cfg.targetURL(); u != "" {
