@@ -23,15 +23,22 @@
 // openai or webhook), TICKLER_LETTA_URL, TICKLER_LETTA_TOKEN,
 // TICKLER_LETTA_ASYNC_POLL, TICKLER_OPENAI_URL, TICKLER_OPENAI_TOKEN,
 // TICKLER_WEBHOOK_URL, TICKLER_WEBHOOK_SECRET, TICKLER_AGENT_CONCURRENCY,
-// TICKLER_ALLOW_PRIVATE_CALLBACKS, TICKLER_SHUTDOWN_TIMEOUT,
-// TICKLER_LOG_FORMAT (text or json) and TICKLER_LOG_LEVEL. Prefer the
+// TICKLER_ALLOW_PRIVATE_CALLBACKS, TICKLER_METRICS_PUBLIC, TICKLER_MCP,
+// TICKLER_SHUTDOWN_TIMEOUT, TICKLER_LOG_FORMAT (text or json) and
+// TICKLER_LOG_LEVEL. Prefer the
 // variables for tokens and secrets: flags show in the process list. No
 // token, key or secret is ever logged.
 //
 // Besides the API, serve answers GET /healthz (200 while it serves),
 // GET /readyz (200 when the store answers and the scheduler runs, else 503
 // with a reason) and Letta's GET /v1/health/ ({"version", "status"}),
-// none of which needs the API key. SIGINT or SIGTERM stops it gracefully.
+// none of which needs the API key; GET /metrics, the metrics in the
+// Prometheus formats, behind the API key when one is set unless
+// TICKLER_METRICS_PUBLIC=true; and, unless TICKLER_MCP=false, an MCP
+// endpoint per agent at /mcp/agents/{agent_id}, behind the API key when
+// one is set. Deliveries are traced, and traces and metrics are exported
+// over OTLP when the standard OTEL_* variables ask for it (see the
+// otel/telemetry package). SIGINT or SIGTERM stops it gracefully.
 package main
 
 import (
@@ -43,6 +50,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	_ "time/tzdata" // CRON_TZ and the MCP tools' time zones work on hosts without zoneinfo
 )
 
 func main() {
