@@ -44,7 +44,8 @@ const flushTimeout = 5 * time.Second
 // stops accepting and drains the requests in flight, stops the scheduler
 // (deliveries in flight finish, or are cut short at the deadline and
 // delivered again on the next start), flushes callbacks, closes the
-// store, and flushes metrics and traces (within flushTimeout). It returns nil after a clean stop.
+// store, and flushes metrics and traces (within flushTimeout). It returns
+// nil after a clean stop.
 func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net.Addr)) (err error) {
 	deliverer, err := newDeliverer(cfg, log)
 	if err != nil {
@@ -74,8 +75,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 	if err != nil {
 		return err
 	}
-	// Deferred first, so run last: the store closes after the scheduler
-	// stopped and recorded what it delivered.
+	// Deferred before the scheduler exists, so run after it stopped: the
+	// store closes once the scheduler recorded what it delivered.
 	defer func() {
 		if cerr := store.close(); cerr != nil {
 			log.Error("tickler: closing the store", "err", cerr)
