@@ -15,14 +15,28 @@ import (
 	"github.com/tickler-go/tickler/deliver/logdeliver"
 	"github.com/tickler-go/tickler/deliver/openai"
 	"github.com/tickler-go/tickler/deliver/webhook"
+	"github.com/tickler-go/tickler/postgres"
 )
 
 // Config is what "tickler serve" runs with. Each field has a flag and an
 // environment variable; the flag wins.
 type Config struct {
-	Addr   string // -addr, TICKLER_ADDR
-	DB     string // -db, TICKLER_DB
-	APIKey string // -api-key, TICKLER_API_KEY
+	Addr string // -addr, TICKLER_ADDR
+	// DB is where the schedules live: a bolt file's path, or a
+	// postgres:// or postgresql:// URL of a PostgreSQL database, shared
+	// by every server given the same URL and Schema. -db, TICKLER_DB.
+	DB string
+	// Schema is the PostgreSQL schema of the tables (default tickler).
+	// -schema, TICKLER_DB_SCHEMA.
+	Schema string
+	// Migrate makes serve migrate a PostgreSQL schema at start; without
+	// it, serve refuses a schema that lacks migrations. -migrate,
+	// TICKLER_MIGRATE (default true).
+	Migrate bool
+	// PGPollOnly turns PostgreSQL's LISTEN/NOTIFY hints off, for a pooler
+	// in transaction mode (PgBouncer). -pg-poll-only, TICKLER_PG_POLL_ONLY.
+	PGPollOnly bool
+	APIKey     string // -api-key, TICKLER_API_KEY
 
 	// Deliver picks the deliverer: log (the default), letta, openai or
 	// webhook. -deliver, TICKLER_DELIVER.
@@ -46,6 +60,12 @@ type Config struct {
 	// AllowPrivateCallbacks lets callback_url reach loopback and private
 	// addresses. -allow-private-callbacks, TICKLER_ALLOW_PRIVATE_CALLBACKS.
 	AllowPrivateCallbacks bool
+	// MetricsPublic serves /metrics without the API key. -metrics-public,
+	// TICKLER_METRICS_PUBLIC.
+	MetricsPublic bool
+	// MCP serves the agents' MCP endpoints at /mcp/agents/{agent_id}.
+	// -mcp, TICKLER_MCP (default true).
+	MCP bool
 	// ShutdownTimeout bounds a graceful stop. -shutdown-timeout,
 	// TICKLER_SHUTDOWN_TIMEOUT.
 	ShutdownTimeout time.Duration
@@ -67,7 +87,8 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		fs.StringVar(p, name, v, usage+" ($"+env+")")
 	}
 	str(&c.Addr, "addr", "TICKLER_ADDR", "127.0.0.1:8283", "address to listen on")
-	str(&c.DB, "db", "TICKLER_DB", "./tickler.db", "bolt file holding the schedules")
+	str(&c.DB, "db", "TICKLER_DB", "./tickler.db", "bolt file holding the schedules, or a postgres:// URL")
+	str(&c.Schema, "schema", "TICKLER_DB_SCHEMA", postgres.DefaultSchema, "PostgreSQL schema of the tables")
 	str(&c.APIKey, "api-key", "TICKLER_API_KEY", "", "require this bearer token from clients")
 	str(&c.Deliver, "deliver", "TICKLER_DELIVER", "log", "deliverer: log, letta, openai or webhook")
 	str(&c.LettaURL, "letta-url", "TICKLER_LETTA_URL", "", "Letta server base URL, such as https://api.letta.com")
@@ -107,16 +128,31 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	}
 	fs.IntVar(&c.AgentConcurrency, "agent-concurrency", agents,
 		"deliveries at once per agent, 0 for no bound; unset: 1 for letta and openai, no bound otherwise ($TICKLER_AGENT_CONCURRENCY)")
-	private := false
-	if v := getenv("TICKLER_ALLOW_PRIVATE_CALLBACKS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fmt.Errorf("TICKLER_ALLOW_PRIVATE_CALLBACKS: %w", err)
+	boolean := func(p *bool, name, env string, def bool, usage string) error {
+		if v := getenv(env); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", env, err)
+			}
+			def = b
 		}
-		private = b
+		fs.BoolVar(p, name, def, usage+" ($"+env+")")
+		return nil
 	}
-	fs.BoolVar(&c.AllowPrivateCallbacks, "allow-private-callbacks", private,
-		"let callback_url reach loopback and private addresses, for local development only ($TICKLER_ALLOW_PRIVATE_CALLBACKS)")
+	if err := errors.Join(
+		boolean(&c.Migrate, "migrate", "TICKLER_MIGRATE", true,
+			"migrate a PostgreSQL schema at start; false refuses one that lacks migrations"),
+		boolean(&c.PGPollOnly, "pg-poll-only", "TICKLER_PG_POLL_ONLY", false,
+			"PostgreSQL: find other servers' changes by polling alone, without LISTEN (for PgBouncer in transaction mode)"),
+		boolean(&c.AllowPrivateCallbacks, "allow-private-callbacks", "TICKLER_ALLOW_PRIVATE_CALLBACKS", false,
+			"let callback_url reach loopback and private addresses, for local development only"),
+		boolean(&c.MetricsPublic, "metrics-public", "TICKLER_METRICS_PUBLIC", false,
+			"serve /metrics without the API key"),
+		boolean(&c.MCP, "mcp", "TICKLER_MCP", true,
+			"serve the agents' MCP endpoints at /mcp/agents/{agent_id}"),
+	); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -21,8 +21,7 @@ import (
 // readyTimeout bounds the store's answer to a readiness probe.
 const readyTimeout = 2 * time.Second
 
-// health answers the health routes, which need no API key, and hands
-// every other request to api:
+// health answers the health routes, which need no API key:
 //
 //	GET /healthz     200 {"status":"ok"} while the process serves
 //	GET /readyz      200 {"status":"ready"} when the store answers within
@@ -35,8 +34,8 @@ type health struct {
 	running atomic.Bool // the scheduler started and is not stopping
 }
 
-func (h *health) handler(api http.Handler) http.Handler {
-	mux := http.NewServeMux()
+// register adds the health routes to mux.
+func (h *health) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -50,8 +49,6 @@ func (h *health) handler(api http.Handler) http.Handler {
 	mux.HandleFunc("GET /v1/health/{$}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"version": h.version, "status": "ok"})
 	})
-	mux.Handle("/", api)
-	return mux
 }
 
 // ready reports why the server is not ready, or nil: the scheduler must

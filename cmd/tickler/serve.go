@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/tickler-go/tickler"
-	"github.com/tickler-go/tickler/bolt"
 	"github.com/tickler-go/tickler/callback"
 	"github.com/tickler-go/tickler/httpapi"
+	"github.com/tickler-go/tickler/mcp"
+	ticklerotel "github.com/tickler-go/tickler/otel"
+	"github.com/tickler-go/tickler/otel/telemetry"
 )
 
 // deliveryTimeout bounds each call to the deliverer, so that an agent
@@ -21,10 +23,19 @@ import (
 // attempt then fails and the retry policy decides what follows.
 const deliveryTimeout = 5 * time.Minute
 
-// serve runs the server until ctx ends: the bolt store at cfg.DB, the
-// scheduler with cfg's deliverer and callback_url sender, and the HTTP API
-// with the health routes, on cfg.Addr. A deliverer that does not validate,
-// a store that does not open, an address that cannot be listened on or a
+// flushTimeout bounds the last export of metrics and traces at a stop. It
+// is apart from the shutdown timeout, so that deliveries cut short at that
+// deadline are still reported.
+const flushTimeout = 5 * time.Second
+
+// serve runs the server until ctx ends: the store at cfg.DB (a bolt file
+// or a PostgreSQL database, migrated first if cfg.Migrate), the scheduler
+// with cfg's deliverer and callback_url sender, and the HTTP API with the
+// health routes, /metrics and the agents' MCP endpoints (see routes), on
+// cfg.Addr. Deliveries are traced and counted (see the ticklerotel
+// package) and exported over OTLP when the OTEL_* variables ask for it.
+// A deliverer that does not validate, telemetry that cannot be set up, a
+// store that does not open, an address that cannot be listened on or a
 // scheduler that does not start is an error before any request is served.
 // listening, if not nil, is called with the address once requests are
 // taken.
@@ -32,19 +43,42 @@ const deliveryTimeout = 5 * time.Minute
 // When ctx ends, serve stops gracefully within cfg.ShutdownTimeout: it
 // stops accepting and drains the requests in flight, stops the scheduler
 // (deliveries in flight finish, or are cut short at the deadline and
-// delivered again on the next start), flushes callbacks and closes the
-// store. It returns nil after a clean stop.
+// delivered again on the next start), flushes callbacks, closes the
+// store, and flushes metrics and traces (within flushTimeout). It returns
+// nil after a clean stop.
 func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net.Addr)) (err error) {
 	deliverer, err := newDeliverer(cfg, log)
 	if err != nil {
 		return err
 	}
-	store, err := bolt.Open(cfg.DB)
+	// Telemetry first, so that a bad OTEL_* variable stops serve before
+	// it touches the store, and flushed last (its defer runs last), after
+	// the scheduler recorded its final deliveries.
+	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tickler", ServiceVersion: version(), Prometheus: true})
 	if err != nil {
-		return fmt.Errorf("opening the store: %w", err)
+		return err
 	}
 	defer func() {
-		if cerr := store.Close(); cerr != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		defer cancel()
+		if ferr := tel.Shutdown(fctx); ferr != nil {
+			log.Error("tickler: flushing telemetry", "err", ferr)
+		}
+	}()
+	metrics, err := ticklerotel.NewMetrics(ticklerotel.WithMeterProvider(tel.MeterProvider))
+	if err != nil {
+		return err
+	}
+	deliverer = ticklerotel.Deliverer(deliverer, ticklerotel.WithTracerProvider(tel.TracerProvider))
+
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	// Deferred before the scheduler exists, so run after it stopped: the
+	// store closes once the scheduler recorded what it delivered.
+	defer func() {
+		if cerr := store.close(); cerr != nil {
 			log.Error("tickler: closing the store", "err", cerr)
 			err = errors.Join(err, cerr)
 		}
@@ -57,13 +91,18 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 	cb := callback.New(cbOpts...)
 	s, err := tickler.New(store, deliverer,
 		tickler.WithLogger(log),
-		tickler.WithEventHandler(cb.Handle),
+		tickler.WithEventHandler(ticklerotel.Handlers(cb.Handle, metrics.Handle)),
 		tickler.WithAgentConcurrency(cfg.agentConcurrency()),
 		tickler.WithDeliveryTimeout(deliveryTimeout),
 	)
 	if err != nil {
 		return err
 	}
+	observed, err := metrics.Observe(s)
+	if err != nil {
+		return err
+	}
+	defer observed.Unregister()
 
 	apiOpts := []httpapi.Option{httpapi.WithLogger(log)}
 	if cfg.AllowPrivateCallbacks {
@@ -73,8 +112,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 		apiOpts = append(apiOpts, httpapi.WithAuthorizer(httpapi.BearerToken(cfg.APIKey)))
 	}
 	h := &health{store: store, version: version()}
+	rt := routes{health: h, api: httpapi.New(s, apiOpts...), metrics: tel.Metrics}
+	if cfg.APIKey != "" && !cfg.MetricsPublic {
+		rt.metricsAuth = httpapi.BearerToken(cfg.APIKey)
+	}
+	if cfg.MCP {
+		mcpOpts := []mcp.Option{mcp.WithLogger(log), mcp.WithImplementation("tickler", h.version)}
+		if cfg.APIKey != "" {
+			mcpOpts = append(mcpOpts, mcp.WithAPIKey(cfg.APIKey))
+		}
+		rt.mcp = mcp.NewHandler(s, mcpOpts...)
+	}
 	srv := &http.Server{
-		Handler:           accessLog(log, h.handler(httpapi.New(s, apiOpts...))),
+		Handler:           accessLog(log, rt.handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -91,9 +141,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 		return fmt.Errorf("starting the scheduler: %w", err)
 	}
 	h.running.Store(true)
-	log.Info("tickler: listening", "url", "http://"+ln.Addr().String(), "db", store.Path(),
+	log.Info("tickler: listening", "url", "http://"+ln.Addr().String(), "db", store.where,
 		"deliver", cfg.Deliver, "agent_concurrency", cfg.agentConcurrency(), "auth", cfg.APIKey != "",
-		"allow_private_callbacks", cfg.AllowPrivateCallbacks, "version", h.version)
+		"allow_private_callbacks", cfg.AllowPrivateCallbacks, "metrics_public", cfg.APIKey == "" || cfg.MetricsPublic,
+		"mcp", cfg.MCP, "version", h.version)
 	if u := cfg.targetURL(); u != "" {
 		log.Info("tickler: delivering to", "url", u)
 	}

@@ -205,7 +205,7 @@ func TestReadyzIs503WhenTheSchedulerIsNotRunningOrTheStoreFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &health{store: store, version: "v-test"}
-	srv := h.handler(http.NotFoundHandler())
+	srv := routes{health: h, api: http.NotFoundHandler()}.handler()
 	check := func(want int, reason string) {
 		t.Helper()
 		rec := &recorder{header: http.Header{}}

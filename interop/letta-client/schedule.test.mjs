@@ -1,27 +1,25 @@
 // Proves tickler's HTTP API against Letta's official TypeScript client,
 // unchanged: it builds the tickler binary, runs "tickler serve" on a free
 // port with a temporary bolt file and the log deliverer, and drives it
-// through client.agents.schedule and client.health().
+// through client.agents.schedule and client.health(). shared.test.mjs
+// runs two servers on one PostgreSQL schema.
 //
 // Run: cd interop/letta-client && npm ci && npm test
 // Needs Go on PATH (or $GO) to build the server.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Letta, {
   AuthenticationError,
   BadRequestError,
   NotFoundError,
   UnprocessableEntityError,
 } from '@letta-ai/letta-client';
+import { buildTickler, startTickler, startReceiver, within } from './tickler.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const API_KEY = 'test';
 const HOUR = 3600_000;
 
@@ -29,72 +27,25 @@ const HOUR = 3600_000;
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 let dir;
-let server; // the child process
-let serverLog = '';
+let server; // the running tickler serve
 let baseURL;
 let client;
 let receiver; // receives callbacks
-let receiverURL;
-const callbacks = [];
-let callbackArrived = () => {};
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'tickler-interop-'));
-  const bin = path.join(dir, 'tickler');
-  execFileSync(process.env.GO || 'go', ['build', '-o', bin, './cmd/tickler'], {
-    cwd: repoRoot,
-    stdio: 'inherit',
-  });
-
-  // Port 0: the server picks a free port and logs its URL, so no other
-  // process can take the port between choosing and listening.
-  // The environment is cleared of TICKLER_* so that only these flags apply.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TICKLER_')));
-  server = spawn(
-    bin,
-    ['serve', '-addr', '127.0.0.1:0', '-db', path.join(dir, 't.db'), '-api-key', API_KEY, '-allow-private-callbacks',
-      '-deliver', 'log', '-log-format', 'text'],
-    { stdio: ['ignore', 'ignore', 'pipe'], env },
-  );
-  baseURL = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${serverLog}`)), 15_000);
-    server.stderr.setEncoding('utf8');
-    server.stderr.on('data', (chunk) => {
-      serverLog += chunk;
-      const m = /msg="tickler: listening" url=(http:\/\/\S+)/.exec(serverLog);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${serverLog}`)));
-  });
+  const bin = buildTickler(dir);
+  server = await startTickler(bin, [
+    '-db', path.join(dir, 't.db'), '-api-key', API_KEY, '-allow-private-callbacks', '-deliver', 'log',
+  ]);
+  baseURL = server.url;
   client = new Letta({ baseURL, apiKey: API_KEY });
-
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      callbacks.push({ path: req.url, headers: req.headers, body: JSON.parse(body) });
-      res.writeHead(204).end();
-      callbackArrived();
-    });
-  });
-  await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiverURL = `http://127.0.0.1:${receiver.address().port}`;
+  receiver = await startReceiver();
 });
 
 after(async () => {
   receiver?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
-    server.kill('SIGTERM');
-    const { code, signal } = await exited;
-    // A clean shutdown on SIGTERM exits 0.
-    assert.equal(code, 0, `server exited with code ${code}, signal ${signal}:\n${serverLog}`);
-    assert.match(serverLog, /msg="tickler: stopped"/);
-  }
+  await server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -371,11 +322,11 @@ test('errors: 404 for unknown and foreign schedules, 400 for the past, 422 namin
 test('a one-time schedule fires, calls back, and disappears', async () => {
   const agent = 'agent-fire';
   const at = Date.now() + 1500;
-  const gotCallback = new Promise((resolve) => (callbackArrived = resolve));
+  const gotCallback = receiver.next();
   const { id } = await client.agents.schedule.create(agent, {
     messages: [{ role: 'user', content: 'fire soon' }],
     schedule: { scheduled_at: at },
-    callback_url: `${receiverURL}/hooks/tickler`,
+    callback_url: `${receiver.url}/hooks/tickler`,
   });
   const listed = await client.agents.schedule.list(agent);
   assert.deepStrictEqual(listed.scheduled_messages.map((sm) => sm.id), [id]);
@@ -394,14 +345,11 @@ test('a one-time schedule fires, calls back, and disappears', async () => {
   }
   assert.ok(Date.now() >= at, 'the schedule disappeared before it was due');
   assert.deepStrictEqual((await client.agents.schedule.list(agent)).scheduled_messages, []);
-  assert.match(serverLog, new RegExp(`msg="tickler: delivery" scheduled_message_id=${id} agent_id=${agent} `));
+  assert.match(server.log(), new RegExp(`msg="tickler: delivery" scheduled_message_id=${id} agent_id=${agent} `));
 
-  await Promise.race([
-    gotCallback,
-    new Promise((_, reject) => setTimeout(() => reject(new Error('no callback within 10 s')), 10_000)),
-  ]);
-  const cb = callbacks.find((c) => c.body.scheduled_message_id === id);
-  assert.ok(cb, JSON.stringify(callbacks));
+  await within(gotCallback, 10_000, 'a callback');
+  const cb = receiver.callbacks.find((c) => c.body.scheduled_message_id === id);
+  assert.ok(cb, JSON.stringify(receiver.callbacks));
   assert.equal(cb.path, '/hooks/tickler');
   assert.equal(cb.headers['content-type'], 'application/json');
   assert.equal(cb.headers['idempotency-key'], `${id}@${at}`);
