@@ -66,6 +66,12 @@ type Config struct {
 	// MCP serves the agents' MCP endpoints at /mcp/agents/{agent_id}.
 	// -mcp, TICKLER_MCP (default true).
 	MCP bool
+	// Proxy passes every request outside tickler's own routes to the
+	// Letta server at LettaURL. -proxy, TICKLER_PROXY.
+	Proxy bool
+	// MaxPerAgent bounds the schedules of one agent; 0 is no bound.
+	// -max-per-agent, TICKLER_MAX_PER_AGENT (default 10,000).
+	MaxPerAgent int
 	// ShutdownTimeout bounds a graceful stop. -shutdown-timeout,
 	// TICKLER_SHUTDOWN_TIMEOUT.
 	ShutdownTimeout time.Duration
@@ -126,6 +132,16 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		}
 		agents = n
 	}
+	perAgent := 10000
+	if v := getenv("TICKLER_MAX_PER_AGENT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("TICKLER_MAX_PER_AGENT: want a whole number, 0 for no bound, got %q", v)
+		}
+		perAgent = n
+	}
+	fs.IntVar(&c.MaxPerAgent, "max-per-agent", perAgent,
+		"schedules one agent may have, 0 for no bound, so that one client cannot fill the store ($TICKLER_MAX_PER_AGENT)")
 	fs.IntVar(&c.AgentConcurrency, "agent-concurrency", agents,
 		"deliveries at once per agent, 0 for no bound; unset: 1 for letta and openai, no bound otherwise ($TICKLER_AGENT_CONCURRENCY)")
 	boolean := func(p *bool, name, env string, def bool, usage string) error {
@@ -150,11 +166,19 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 			"serve /metrics without the API key"),
 		boolean(&c.MCP, "mcp", "TICKLER_MCP", true,
 			"serve the agents' MCP endpoints at /mcp/agents/{agent_id}"),
+		boolean(&c.Proxy, "proxy", "TICKLER_PROXY", false,
+			"pass every other request to the Letta server at -letta-url, so that a Letta client needs one base URL"),
 	); err != nil {
 		return c, err
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.Proxy && c.LettaURL == "" {
+		return c, errors.New("-proxy (TICKLER_PROXY) needs -letta-url (TICKLER_LETTA_URL), the Letta server to pass requests to")
+	}
+	if c.MaxPerAgent < 0 {
+		return c, fmt.Errorf("-max-per-agent: want 0 or more, got %d", c.MaxPerAgent)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -73,18 +73,3 @@ func redactErr(err error, raw string) error {
 	}
 	return errors.New("invalid URL")
 }
-
-// withProxy routes the schedule routes (and what the binary serves
-// itself) to local, and everything else to the Letta proxy.
-func withProxy(local, proxy http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", proxy)
-	for _, p := range []string{
-		"/v1/agents/{agent_id}/schedule",
-		"/v1/agents/{agent_id}/schedule/",
-		"/healthz", "/readyz", "/metrics", "/mcp/", "/admin/",
-	} {
-		mux.Handle(p, local)
-	}
-	return mux
-}

@@ -11,7 +11,9 @@ import (
 //	                                API key when one is set, unless public
 //	/mcp/agents/{agent_id}          the agents' MCP endpoints, if mcp is
 //	                                not nil (it checks the key itself)
-//	everything else                 Letta's API (it checks the key itself)
+//	everything else                 Letta's API (it checks the key itself),
+//	                                or, with a proxy, the schedule routes
+//	                                and the proxy for all the rest
 type routes struct {
 	health  *health
 	api     http.Handler
@@ -19,6 +21,8 @@ type routes struct {
 	// metricsAuth, if not nil, must pass a request for /metrics.
 	metricsAuth func(*http.Request) error
 	mcp         http.Handler
+	// proxy, if not nil, answers what is not tickler's (see proxy.go).
+	proxy http.Handler
 }
 
 func (rt routes) handler() http.Handler {
@@ -30,7 +34,13 @@ func (rt routes) handler() http.Handler {
 	if rt.mcp != nil {
 		mux.Handle("/mcp/agents/", rt.mcp)
 	}
-	mux.Handle("/", rt.api)
+	if rt.proxy == nil {
+		mux.Handle("/", rt.api)
+		return mux
+	}
+	mux.Handle("/v1/agents/{agent_id}/schedule", rt.api)
+	mux.Handle("/v1/agents/{agent_id}/schedule/", rt.api)
+	mux.Handle("/", rt.proxy)
 	return mux
 }
 

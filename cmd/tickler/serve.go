@@ -93,6 +93,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 		tickler.WithLogger(log),
 		tickler.WithEventHandler(ticklerotel.Handlers(cb.Handle, metrics.Handle)),
 		tickler.WithAgentConcurrency(cfg.agentConcurrency()),
+		tickler.WithMaxSchedulesPerAgent(cfg.MaxPerAgent),
 		tickler.WithDeliveryTimeout(deliveryTimeout),
 	)
 	if err != nil {
@@ -115,6 +116,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 	rt := routes{health: h, api: httpapi.New(s, apiOpts...), metrics: tel.Metrics}
 	if cfg.APIKey != "" && !cfg.MetricsPublic {
 		rt.metricsAuth = httpapi.BearerToken(cfg.APIKey)
+	}
+	if cfg.Proxy {
+		if rt.proxy, err = lettaProxy(cfg.LettaURL, log); err != nil {
+			return err
+		}
 	}
 	if cfg.MCP {
 		mcpOpts := []mcp.Option{mcp.WithLogger(log), mcp.WithImplementation("tickler", h.version)}
