@@ -23,6 +23,7 @@ const claimRetry = time.Second
 type dispatcherConfig struct {
 	store   Store
 	shared  SharedStore // store, if several processes share it; else nil
+	locker  AgentLocker // the shared store's agent slots, with perAgent set; else nil
 	deliver Deliverer
 	clock   Clock
 	ids     *idGen

@@ -13,6 +13,10 @@ import (
 // delivery and recording it are separate steps: an ack that fails is tried
 // again on its own, and never makes the delivery run twice.
 
+// agentBusyRetry is how soon an occurrence whose agent another node of a
+// shared store is delivering to tries again.
+const agentBusyRetry = 250 * time.Millisecond
+
 // pendingAck is the record of an occurrence that ended (delivered, given
 // up or skipped), waiting to be stored: the ack, and the event emitted once
 // the ack is stored.
@@ -88,6 +92,23 @@ func (d *dispatcher) step(j *job) result {
 		return result{}
 	case !admitted:
 		return result{parked: true}
+	}
+	if lk := d.cfg.locker; lk != nil {
+		// The limit per agent holds across the nodes of a shared store:
+		// another node may be delivering to this agent.
+		ok, err := lk.LockAgent(ctx, r.AgentID, d.cfg.perAgent)
+		if err != nil {
+			d.counts.storeErrors.Add(1)
+			d.cfg.logger.Error("tickler: taking the agent's delivery slot failed; retrying", "id", r.ID, "agent", r.AgentID, "err", err)
+		}
+		if !ok {
+			return d.again(j, agentBusyRetry) // no attempt made: none counted
+		}
+		defer func() {
+			if err := lk.UnlockAgent(ctx, r.AgentID); err != nil {
+				d.cfg.logger.Error("tickler: giving back the agent's delivery slot failed; the store frees it later", "agent", r.AgentID, "err", err)
+			}
+		}()
 	}
 
 	policy := d.cfg.retry

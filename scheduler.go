@@ -36,9 +36,14 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 	}
 	s := &Scheduler{store: store, deliver: deliverer, o: o, ids: &idGen{}}
 	shared, _ := store.(SharedStore)
+	var locker AgentLocker
+	if l, ok := shared.(AgentLocker); ok && o.agentConcurrency > 0 {
+		locker = l
+	}
 	s.d = newDispatcher(dispatcherConfig{
 		store:            store,
 		shared:           shared,
+		locker:           locker,
 		deliver:          deliverer,
 		clock:            o.clock,
 		ids:              s.ids,

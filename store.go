@@ -124,6 +124,21 @@ type SharedStore interface {
 	Hints() <-chan struct{}
 }
 
+// AgentLocker is implemented by a [SharedStore] that holds the per-agent
+// delivery limit ([WithAgentConcurrency]) across nodes: before a delivery,
+// the dispatcher takes one of the agent's slots with LockAgent, and gives
+// it back with UnlockAgent when the attempt ends. When live nodes hold all
+// of an agent's slots, the occurrence waits (without counting an attempt)
+// and tries again shortly.
+type AgentLocker interface {
+	// LockAgent takes one of the agent's n slots for this node, reporting
+	// false if live nodes hold all n. A slot is held until UnlockAgent or
+	// until this node's lease lapses.
+	LockAgent(ctx context.Context, agentID string, n int) (bool, error)
+	// UnlockAgent gives back one slot of the agent that this node holds.
+	UnlockAgent(ctx context.Context, agentID string) error
+}
+
 // CreateParams are the conditions of [Store.Create].
 type CreateParams struct {
 	// MaxPerAgent, when positive, is how many records the agent may have:

@@ -19,6 +19,9 @@ const (
 	// DefaultHintHorizon is how soon a created or changed record must be
 	// due for its write to notify the other nodes.
 	DefaultHintHorizon = 10 * time.Second
+	// DefaultAgentSlotHold bounds how long a node holds an agent's
+	// delivery slot if its release never comes.
+	DefaultAgentSlotHold = 15 * time.Minute
 )
 
 // An Option configures [New] and [Migrate]. Migrate reads only
@@ -30,11 +33,12 @@ type options struct {
 	lease     time.Duration
 	heartbeat time.Duration
 	horizon   time.Duration
+	agentHold time.Duration
 	pollOnly  bool
 }
 
 func buildOptions(opts []Option) (options, error) {
-	o := options{schema: DefaultSchema, lease: DefaultLease, heartbeat: DefaultHeartbeat, horizon: DefaultHintHorizon}
+	o := options{schema: DefaultSchema, lease: DefaultLease, heartbeat: DefaultHeartbeat, horizon: DefaultHintHorizon, agentHold: DefaultAgentSlotHold}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -47,6 +51,8 @@ func buildOptions(opts []Option) (options, error) {
 		return o, fmt.Errorf("postgres: heartbeat must be positive and shorter than the lease (%v), got %v", o.lease, o.heartbeat)
 	case o.horizon < 0:
 		return o, fmt.Errorf("postgres: hint horizon must not be negative, got %v", o.horizon)
+	case o.agentHold < time.Second:
+		return o, fmt.Errorf("postgres: agent slot hold must be at least a second, got %v", o.agentHold)
 	}
 	return o, nil
 }
@@ -72,6 +78,12 @@ func WithLease(d time.Duration) Option { return func(o *options) { o.lease = d }
 // new identity and drops what it held; nothing fires twice, but work is
 // redone).
 func WithHeartbeat(d time.Duration) Option { return func(o *options) { o.heartbeat = d } }
+
+// WithAgentSlotHold bounds how long a node holds one of an agent's
+// delivery slots (see [Store.LockAgent]) when its release never comes, a
+// connection lost at the wrong moment, say (default
+// [DefaultAgentSlotHold]). Make it longer than the longest delivery.
+func WithAgentSlotHold(d time.Duration) Option { return func(o *options) { o.agentHold = d } }
 
 // WithHintHorizon sets how soon a record that Create or Update makes due
 // must fall due for the write to notify the other nodes (default

@@ -22,6 +22,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	o    options
 	sql  statements
+	// agents are the statements of the agent slots (agents.go).
+	agents agentSQL
 	// self is the payload of this Store's notifications, so that its
 	// listener ignores them; it never changes.
 	self string
@@ -68,6 +70,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		pool:    pool,
 		o:       o,
 		sql:     newStatements(o.quoted()),
+		agents:  newAgentSQL(o.quoted()),
 		self:    uuid.NewString(),
 		acks:    make(chan *ackOp),
 		stopped: make(chan struct{}),
