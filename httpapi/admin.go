@@ -414,6 +414,9 @@ func (a *admin) backup(w http.ResponseWriter, r *http.Request) {
 	// the first byte answers 500; one part way aborts the response, so
 	// that the client sees a broken transfer rather than a whole-looking
 	// file.
+	// A large file takes longer than a server's write timeout, which is
+	// sized for JSON answers: this response has none.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	cw := &countingWriter{w: w}
 	if _, err := a.h.o.backup.WriteTo(cw); err != nil {
 		if cw.n == 0 {

@@ -6,6 +6,8 @@
 //
 //	tickler version
 //	tickler serve [flags]
+//	tickler ls | get | rm | pause | resume | trigger | history [flags]   (a running server's admin API)
+//	tickler inspect | export | import -db PATH [flags]                  (a stopped server's store)
 //
 // Every serve flag has an environment variable (see "tickler serve -h"):
 // TICKLER_ADDR, TICKLER_DB, TICKLER_API_KEY, TICKLER_DELIVER (log, letta,
@@ -41,7 +43,7 @@ func main() {
 	}
 }
 
-const usage = "usage: tickler version | tickler serve [flags]"
+const usage = "usage: tickler version | serve | ls | get | rm | pause | resume | trigger | history | inspect | export | import [flags]"
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -64,6 +66,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		defer stop()
 		context.AfterFunc(ctx, stop) // a second signal kills the process
 		return serve(ctx, cfg, log, nil)
+	}
+	if cmd, ok := adminCommands[args[0]]; ok {
+		return cmd(args[1:], getenv, stdout, stderr)
 	}
 	return fmt.Errorf("unknown command %q; %s", args[0], usage)
 }

@@ -73,8 +73,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 		apiOpts = append(apiOpts, httpapi.WithAuthorizer(httpapi.BearerToken(cfg.APIKey)))
 	}
 	h := &health{store: store, version: version()}
+	api := http.NewServeMux()
+	api.Handle("/", httpapi.New(s, apiOpts...))
+	api.Handle("/admin/", newAdmin(s, store, cfg, log))
 	srv := &http.Server{
-		Handler:           accessLog(log, h.handler(httpapi.New(s, apiOpts...))),
+		Handler:           accessLog(log, h.handler(api)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
