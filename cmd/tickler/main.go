@@ -10,7 +10,7 @@
 //	tickler inspect | export | import -db PATH [flags]                  (a stopped server's store)
 //
 // Every serve flag has an environment variable (see "tickler serve -h"):
-// TICKLER_ADDR, TICKLER_DB, TICKLER_API_KEY, TICKLER_DELIVER (log, letta,
+// TICKLER_ADDR, TICKLER_DB, TICKLER_API_KEY, TICKLER_ADMIN_KEY, TICKLER_DELIVER (log, letta,
 // openai or webhook), TICKLER_LETTA_URL, TICKLER_LETTA_TOKEN,
 // TICKLER_LETTA_ASYNC_POLL, TICKLER_OPENAI_URL, TICKLER_OPENAI_TOKEN,
 // TICKLER_WEBHOOK_URL, TICKLER_WEBHOOK_SECRET, TICKLER_AGENT_CONCURRENCY,
