@@ -10,6 +10,11 @@ import (
 // Scheduler fires scheduled messages on time and hands each occurrence to
 // a [Deliverer]. Create one with [New], call Start, and Stop it when done.
 // All methods are safe to call from many goroutines at once.
+//
+// The methods that take an agent id and a message id (Get, Delete,
+// History, Trigger, Update, Pause, Resume) treat an empty agent id as any
+// agent's: an operator's tools (httpapi's admin API) address a message by
+// its id alone. Letta's routes never pass an empty one.
 type Scheduler struct {
 	store   Store
 	deliver Deliverer

@@ -81,6 +81,14 @@
 //     detail says no more than "Internal Server Error"; the cause goes to
 //     the logger ([WithLogger]).
 //
+// # Admin API
+//
+// [NewAdmin] is a second handler, for an operator, mounted apart from
+// Letta's routes under /admin/: every agent's schedules by id alone,
+// counts, the newest deliveries, a backup stream ([WithBackup]) and an
+// embedded page at /admin/. It has its own authorizer, so that the keys
+// of the agents' clients do not open it.
+//
 // # Checks, in order
 //
 // A request's Host is first checked, then it is authorized (so an

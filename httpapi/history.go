@@ -43,23 +43,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string
 	}
 	entries := make([]historyEntry, len(outs))
 	for i, o := range outs {
-		e := historyEntry{
-			ID:                 o.ID,
-			ScheduledMessageID: o.ScheduledMessageID,
-			Status:             o.Status,
-			Response:           o.Response,
-			SentAt:             tickler.FormatTime(o.SentAt),
-			Occurrence:         tickler.FormatTime(o.Occurrence),
-			Attempts:           o.Attempts,
-			Error:              o.Error,
-		}
-		if len(e.Response) == 0 {
-			e.Response = nil // encodes as null
-		}
-		if o.RunID != "" {
-			e.RunID = &o.RunID
-		}
-		entries[i] = e
+		entries[i] = entryOf(o)
 	}
 	items, cut, err := encodePage(entries, h.o.maxPageBytes)
 	if err != nil {
@@ -72,4 +56,25 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request, agentID string
 		resp.NextOffset = &next
 	}
 	h.writeJSON(w, http.StatusOK, resp)
+}
+
+// entryOf is o on the wire.
+func entryOf(o tickler.Outcome) historyEntry {
+	e := historyEntry{
+		ID:                 o.ID,
+		ScheduledMessageID: o.ScheduledMessageID,
+		Status:             o.Status,
+		Response:           o.Response,
+		SentAt:             tickler.FormatTime(o.SentAt),
+		Occurrence:         tickler.FormatTime(o.Occurrence),
+		Attempts:           o.Attempts,
+		Error:              o.Error,
+	}
+	if len(e.Response) == 0 {
+		e.Response = nil // encodes as null
+	}
+	if o.RunID != "" {
+		e.RunID = &o.RunID
+	}
+	return e
 }

@@ -32,6 +32,8 @@ type options struct {
 	// allowedHosts is nil unless WithAllowedHosts was given.
 	allowedHosts []string
 	logger       *slog.Logger
+	// backup, when set, serves the admin API's GET /admin/v1/backup.
+	backup io.WriterTo
 }
 
 func defaultOptions() options {
@@ -115,6 +117,17 @@ func WithLogger(l *slog.Logger) Option {
 			o.logger = l
 		}
 	}
+}
+
+// WithBackup makes the admin handler ([NewAdmin]) stream a consistent
+// copy of the store at GET /admin/v1/backup, written by store.WriteTo
+// while the scheduler goes on: a [bolt.Store] is such a store, and its
+// copy is a bolt file that opens as the original would have at that
+// moment. Without it the route answers 501. New ignores this option.
+//
+// [bolt.Store]: https://pkg.go.dev/github.com/tickler-go/tickler/bolt#Store
+func WithBackup(store io.WriterTo) Option {
+	return func(o *options) { o.backup = store }
 }
 
 // ErrUnauthorized is the error [BearerToken]'s authorizer returns.

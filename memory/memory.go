@@ -21,6 +21,7 @@ type Store struct {
 	mu      sync.RWMutex
 	recs    map[string]*tickler.Record
 	byAgent map[string]*btree.BTreeG[string] // each agent's ids, in order
+	all     *btree.BTreeG[string]            // every id, in order
 	due     *btree.BTreeG[dueKey]
 	history map[string][]tickler.Outcome // oldest first
 }
@@ -44,12 +45,13 @@ func New() *Store {
 	return &Store{
 		recs:    make(map[string]*tickler.Record),
 		byAgent: make(map[string]*btree.BTreeG[string]),
+		all:     btree.NewG(32, idLess),
 		due:     btree.NewG(32, dueLess),
 		history: make(map[string][]tickler.Outcome),
 	}
 }
 
-var _ tickler.Store = (*Store)(nil)
+var _ tickler.AdminStore = (*Store)(nil)
 
 // Create implements [tickler.Store].
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
@@ -70,6 +72,7 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 		s.byAgent[c.AgentID] = ids
 	}
 	ids.ReplaceOrInsert(c.ID)
+	s.all.ReplaceOrInsert(c.ID)
 	if !c.Next.IsZero() {
 		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
 	}
@@ -128,6 +131,7 @@ func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 func (s *Store) remove(r *tickler.Record) {
 	delete(s.recs, r.ID)
 	delete(s.history, r.ID)
+	s.all.Delete(r.ID)
 	if ids := s.byAgent[r.AgentID]; ids != nil {
 		ids.Delete(r.ID)
 		if ids.Len() == 0 {

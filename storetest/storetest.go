@@ -10,6 +10,9 @@
 // database) runs it with [RunWith] and a [Config.Damage] hook, so that the
 // suite also checks what Get and Claim do with such a record.
 //
+// A store that implements [tickler.AdminStore] also runs the subtests of
+// AdminStore; for another they skip with one line.
+//
 // Every subtest runs in parallel with the others, on its own store.
 package storetest
 
@@ -91,6 +94,10 @@ func RunWith(t *testing.T, cfg Config) {
 			t.Skip("no Config.Damage hook: the store cannot hold a damaged record")
 		}
 		testDamaged(t, cfg.New(t), cfg.Damage)
+	})
+	t.Run("AdminStore", func(t *testing.T) {
+		t.Parallel()
+		runAdmin(t, cfg)
 	})
 }
 

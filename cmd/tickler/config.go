@@ -37,6 +37,9 @@ type Config struct {
 	// in transaction mode (PgBouncer). -pg-poll-only, TICKLER_PG_POLL_ONLY.
 	PGPollOnly bool
 	APIKey     string // -api-key, TICKLER_API_KEY
+	// AdminKey guards the admin API and page (/admin/); "" means APIKey.
+	// -admin-key, TICKLER_ADMIN_KEY.
+	AdminKey string
 
 	// Deliver picks the deliverer: log (the default), letta, openai or
 	// webhook. -deliver, TICKLER_DELIVER.
@@ -96,6 +99,7 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	str(&c.DB, "db", "TICKLER_DB", "./tickler.db", "bolt file holding the schedules, or a postgres:// URL")
 	str(&c.Schema, "schema", "TICKLER_DB_SCHEMA", postgres.DefaultSchema, "PostgreSQL schema of the tables")
 	str(&c.APIKey, "api-key", "TICKLER_API_KEY", "", "require this bearer token from clients")
+	str(&c.AdminKey, "admin-key", "TICKLER_ADMIN_KEY", "", "require this bearer token on /admin/ (default: the API key)")
 	str(&c.Deliver, "deliver", "TICKLER_DELIVER", "log", "deliverer: log, letta, openai or webhook")
 	str(&c.LettaURL, "letta-url", "TICKLER_LETTA_URL", "", "Letta server base URL, such as https://api.letta.com")
 	str(&c.LettaToken, "letta-token", "TICKLER_LETTA_TOKEN", "", "Letta API key or server password")

@@ -7,6 +7,8 @@
 //	tickler version
 //	tickler serve [flags]
 //	tickler migrate [-db URL] [-schema S]
+//	tickler ls | get | rm | pause | resume | trigger | history [flags]   (a running server's admin API)
+//	tickler inspect | export | import -db PATH [flags]                  (a stopped server's store)
 //
 // TICKLER_DB (-db) is a bolt file's path, or a postgres:// or
 // postgresql:// URL: then every server given the same URL and schema
@@ -19,7 +21,7 @@
 //
 // Every serve flag has an environment variable (see "tickler serve -h"):
 // TICKLER_ADDR, TICKLER_DB, TICKLER_DB_SCHEMA, TICKLER_MIGRATE,
-// TICKLER_PG_POLL_ONLY, TICKLER_API_KEY, TICKLER_DELIVER (log, letta,
+// TICKLER_PG_POLL_ONLY, TICKLER_API_KEY, TICKLER_ADMIN_KEY, TICKLER_DELIVER (log, letta,
 // openai or webhook), TICKLER_LETTA_URL, TICKLER_LETTA_TOKEN,
 // TICKLER_LETTA_ASYNC_POLL, TICKLER_OPENAI_URL, TICKLER_OPENAI_TOKEN,
 // TICKLER_WEBHOOK_URL, TICKLER_WEBHOOK_SECRET, TICKLER_AGENT_CONCURRENCY,
@@ -60,7 +62,7 @@ func main() {
 	}
 }
 
-const usage = "usage: tickler version | tickler serve [flags] | tickler migrate [-db URL] [-schema S]"
+const usage = "usage: tickler version | serve | migrate | ls | get | rm | pause | resume | trigger | history | inspect | export | import [flags]"
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -87,6 +89,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return migrate(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if cmd, ok := adminCommands[args[0]]; ok {
+		return cmd(args[1:], getenv, stdout, stderr)
 	}
 	return fmt.Errorf("unknown command %q; %s", args[0], usage)
 }

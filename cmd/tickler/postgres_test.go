@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/postgres"
 )
 
@@ -114,6 +115,32 @@ func TestServeOnPostgresMigratesDeliversAndReleasesItsNode(t *testing.T) {
 	if nodes != 0 {
 		t.Errorf("%d nodes left after a stop, want 0: the store was not closed", nodes)
 	}
+}
+
+// TestServeOnPostgresRunsAsANodeOfTheSharedStore checks that the server's
+// scheduler runs in shared mode: a record another node writes into the
+// window the server already claimed is found by polling and delivered. A
+// scheduler that took the store for one owned by a single process would
+// never look behind its cursor again.
+func TestServeOnPostgresRunsAsANodeOfTheSharedStore(t *testing.T) {
+	t.Parallel()
+	dbURL, schema := newSchema(t)
+	_, pool := testDatabase(t)
+	r := start(t, Config{DB: dbURL, Schema: schema, Migrate: true})
+	waitForLog(t, r, "tickler: listening")
+	other, err := postgres.New(context.Background(), pool, postgres.WithSchema(schema), postgres.WithPollOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	at := time.Now().Add(time.Second)
+	rec := &tickler.Record{ID: "from-another-node", AgentID: "agent-1",
+		Message:  tickler.MessageCreate{Messages: []tickler.Message{{Role: tickler.RoleUser, Content: tickler.Text("hi")}}},
+		Schedule: tickler.At(at), Next: at.Truncate(time.Millisecond)}
+	if err := other.Create(context.Background(), rec, tickler.CreateParams{}); err != nil {
+		t.Fatal(err)
+	}
+	waitForLog(t, r, "scheduled_message_id=from-another-node")
 }
 
 func TestServeWithoutMigrateRefusesAnUnmigratedSchema(t *testing.T) {

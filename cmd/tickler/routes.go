@@ -11,6 +11,7 @@ import (
 //	                                API key when one is set, unless public
 //	/mcp/agents/{agent_id}          the agents' MCP endpoints, if mcp is
 //	                                not nil (it checks the key itself)
+//	/admin/                         the admin API and page (the admin key)
 //	everything else                 Letta's API (it checks the key itself),
 //	                                or, with a proxy, the schedule routes
 //	                                and the proxy for all the rest
@@ -23,6 +24,9 @@ type routes struct {
 	mcp         http.Handler
 	// proxy, if not nil, answers what is not tickler's (see proxy.go).
 	proxy http.Handler
+	// admin, if not nil, serves the admin API and page under /admin/ (it
+	// checks the admin key itself).
+	admin http.Handler
 }
 
 func (rt routes) handler() http.Handler {
@@ -33,6 +37,9 @@ func (rt routes) handler() http.Handler {
 	}
 	if rt.mcp != nil {
 		mux.Handle("/mcp/agents/", rt.mcp)
+	}
+	if rt.admin != nil {
+		mux.Handle("/admin/", rt.admin)
 	}
 	if rt.proxy == nil {
 		mux.Handle("/", rt.api)

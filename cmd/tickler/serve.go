@@ -89,7 +89,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 		cbOpts = append(cbOpts, callback.AllowPrivate())
 	}
 	cb := callback.New(cbOpts...)
-	s, err := tickler.New(store, deliverer,
+	// The store itself, not its wrapper: the scheduler asserts what the
+	// store can do (SharedStore, AdminStore...) on what it is given.
+	s, err := tickler.New(store.Store, deliverer,
 		tickler.WithLogger(log),
 		tickler.WithEventHandler(ticklerotel.Handlers(cb.Handle, metrics.Handle)),
 		tickler.WithAgentConcurrency(cfg.agentConcurrency()),
@@ -122,6 +124,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 			return err
 		}
 	}
+	rt.admin = newAdmin(s, store.Store, cfg, log)
 	if cfg.MCP {
 		mcpOpts := []mcp.Option{mcp.WithLogger(log), mcp.WithImplementation("tickler", h.version)}
 		if cfg.APIKey != "" {
