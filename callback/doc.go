@@ -25,6 +25,18 @@
 // Idempotency-Key header repeats, and treat the delivery history as the
 // record.
 //
+// # Signatures
+//
+// With [WithSigningSecret] (a Standard Webhooks secret, "whsec_…"; create
+// one with [stdwebhook.GenerateSecret]), every callback is signed the way
+// Standard Webhooks ask, so that a receiver can check it with any of that
+// specification's libraries: webhook-id is the occurrence's idempotency
+// key (the same on every retry, so it also deduplicates),
+// webhook-timestamp is the attempt's time and webhook-signature the
+// HMAC-SHA256 of both and the body. Callbacks are unsigned by default.
+// Create a signing sender with [NewSender], which returns the error of an
+// invalid secret.
+//
 // # Fairness between hosts
 //
 // Callback URLs come from many schedules, and one receiver that never

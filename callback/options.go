@@ -1,12 +1,14 @@
 package callback
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/stdwebhook"
 )
 
 // Defaults of the options.
@@ -46,8 +48,10 @@ type options struct {
 	resolver     Resolver
 	client       *http.Client
 	clock        tickler.Clock
+	secret       *stdwebhook.Secret
 	logger       *slog.Logger
 	report       func(Report)
+	err          error // the first option that cannot be used; NewSender returns it
 }
 
 func defaultOptions() options {
@@ -134,6 +138,24 @@ func WithBreaker(failures int, coolDown, coolDownCap time.Duration) Option {
 			o.coolDown = coolDown
 		}
 		o.coolDownCap = max(coolDownCap, o.coolDown)
+	}
+}
+
+// WithSigningSecret signs every callback per Standard Webhooks (see the
+// stdwebhook package) with secret, written "whsec_<base64 key>":
+// webhook-id is the occurrence's idempotency key (the same on every
+// retry), webhook-timestamp the attempt's time and webhook-signature the
+// HMAC of both and the body. Callbacks are unsigned by default. An
+// invalid secret makes [NewSender] fail (and [New] panic); the error does
+// not repeat the secret.
+func WithSigningSecret(secret string) Option {
+	return func(o *options) {
+		sec, err := stdwebhook.ParseSecret(secret)
+		if err != nil {
+			o.err = fmt.Errorf("callback: WithSigningSecret: %w", err)
+			return
+		}
+		o.secret = sec
 	}
 }
 

@@ -100,7 +100,7 @@ type HostStats struct {
 
 // Sender POSTs a [Payload] to a scheduled message's callback_url when a
 // delivery of it ends. Pass its Handle method to [tickler.WithEventHandler].
-// Create one with [New] and Close it after the scheduler
+// Create one with [NewSender] or [New] and Close it after the scheduler
 // has stopped. Its methods are safe to call concurrently.
 type Sender struct {
 	o options
@@ -149,11 +149,15 @@ type job struct {
 	probe    bool // the attempt in flight is its host's breaker probe
 }
 
-// New returns a sender and starts its workers.
-func New(opts ...Option) *Sender {
+// NewSender returns a sender and starts its workers, or the error of an
+// option that cannot be used (an invalid [WithSigningSecret]).
+func NewSender(opts ...Option) (*Sender, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.err != nil {
+		return nil, o.err
 	}
 	s := &Sender{
 		o:       o,
@@ -185,6 +189,16 @@ func New(opts ...Option) *Sender {
 	for range o.workers {
 		s.workers.Add(1)
 		go s.work()
+	}
+	return s, nil
+}
+
+// New is [NewSender] for options that cannot fail: it panics if one does,
+// which only [WithSigningSecret] can.
+func New(opts ...Option) *Sender {
+	s, err := NewSender(opts...)
+	if err != nil {
+		panic(err)
 	}
 	return s
 }
@@ -359,6 +373,9 @@ func (s *Sender) post(j *job) (status int, retry bool, err error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "tickler-callback")
 	req.Header.Set("Idempotency-Key", j.payload.IdempotencyKey)
+	if s.o.secret != nil {
+		s.o.secret.SetHeaders(req.Header, j.payload.IdempotencyKey, s.o.clock.Now(), j.body)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, !errors.Is(err, ErrRefused), redactErr(err, j.shown)
