@@ -14,8 +14,9 @@
 // callback_url and returns at once; a bounded pool of workers POSTs it,
 // each attempt bounded by a timeout, failures retried a bounded number of
 // times with exponential backoff. A callback never blocks or fails the
-// schedule: a full queue drops the callback (counted and logged), and a
-// callback that fails is logged and counted, and that is all.
+// schedule: a callback that cannot be queued is dropped, and one that
+// fails is given up; both are counted, logged and reported, and that is
+// all.
 //
 // A receiver may get a callback more than once (an attempt that timed out
 // after the receiver acted is retried, and an occurrence may be delivered
@@ -23,6 +24,52 @@
 // exhausted): it should deduplicate on the idempotency_key, which the
 // Idempotency-Key header repeats, and treat the delivery history as the
 // record.
+//
+// # Signatures
+//
+// With [WithSigningSecret] (a Standard Webhooks secret, "whsec_…"; create
+// one with [stdwebhook.GenerateSecret]), every callback is signed the way
+// Standard Webhooks ask, so that a receiver can check it with any of that
+// specification's libraries: webhook-id is the occurrence's idempotency
+// key (the same on every retry, so it also deduplicates),
+// webhook-timestamp is the attempt's time and webhook-signature the
+// HMAC-SHA256 of both and the body. Callbacks are unsigned by default.
+// Create a signing sender with [NewSender], which returns the error of an
+// invalid secret.
+//
+// # Fairness between hosts
+//
+// Callback URLs come from many schedules, and one receiver that never
+// answers must not delay or drop everyone else's callbacks. So callbacks
+// are queued by destination host (scheme, host name and port, as written
+// in the URL), and:
+//
+//   - At most [WithPerHost] attempts to one host are in flight at once;
+//     idle workers take hosts in turn (round-robin), so a host with a long
+//     queue gets no more turns than one with a single callback.
+//   - Each host has its own queue, bounded by [WithHostQueue]. A callback
+//     is dropped only when its own host's queue is full, or after Close;
+//     a drop is counted (in [Stats] and, by host, [Sender.HostStats]),
+//     logged with the host, and reported with [Report].Dropped set. There
+//     is no queue shared by all hosts.
+//   - No worker waits through a backoff: a failed attempt puts its
+//     callback back in its host's queue when its backoff ends, and the
+//     worker sends another. A retry goes before its host's new callbacks.
+//   - Each host has a circuit breaker ([WithBreaker]): after a number of
+//     consecutive failed attempts (no answer, a timeout, 408, 429, 5xx)
+//     it opens, and the host's callbacks wait, neither tried nor dropped,
+//     for a cool-down; then one callback is tried as a probe. A failed
+//     probe opens the breaker again for twice as long, up to a cap; an
+//     answer closes it. [Stats].HostsOpen counts the open ones.
+//
+// One mutex of the sender guards the hosts' queues and breakers; the
+// invariants are written in hosts.go. It is never held during an HTTP
+// attempt, a log call or a report.
+//
+// Close stops taking callbacks and waits until every callback taken on
+// has ended, retries and breakers included, or until its context ends;
+// then attempts in flight are cancelled and the callbacks still waiting
+// fail, each reported.
 //
 // # Addresses
 //

@@ -48,5 +48,5 @@ func Example() {
 	// Output:
 	// sm-1@1786140000000
 	// {"scheduled_message_id":"sm-1","agent_id":"agent-1","occurrence":"2026-08-07T22:00:00.000Z","idempotency_key":"sm-1@1786140000000","status":"success","attempts":1,"response":{"reply":"Good morning!"},"run_id":"run-42","error":null}
-	// {Sent:1 Failed:0 Dropped:0}
+	// {Sent:1 Failed:0 Dropped:0 HostsOpen:0}
 }

@@ -1,10 +1,14 @@
 package callback
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/tickler-go/tickler"
+	"github.com/tickler-go/tickler/stdwebhook"
 )
 
 // Defaults of the options.
@@ -13,8 +17,17 @@ const (
 	DefaultRetries     = 3
 	DefaultBackoffBase = time.Second
 	DefaultBackoffCap  = 30 * time.Second
-	DefaultWorkers     = 4
-	DefaultQueueSize   = 1024
+	DefaultWorkers     = 16
+	DefaultPerHost     = 2
+	DefaultHostQueue   = 1024
+	// DefaultQueueSize is the default of the deprecated [WithQueueSize].
+	//
+	// Deprecated: use [DefaultHostQueue].
+	DefaultQueueSize = DefaultHostQueue
+
+	DefaultBreakerFailures    = 5
+	DefaultBreakerCoolDown    = 30 * time.Second
+	DefaultBreakerCoolDownCap = 10 * time.Minute
 )
 
 // An Option configures a [Sender].
@@ -26,12 +39,19 @@ type options struct {
 	backoffBase  time.Duration
 	backoffCap   time.Duration
 	workers      int
-	queueSize    int
+	perHost      int
+	hostQueue    int
+	failures     int // consecutive failed attempts that open a host's breaker; 0: never
+	coolDown     time.Duration
+	coolDownCap  time.Duration
 	allowPrivate bool
 	resolver     Resolver
 	client       *http.Client
+	clock        tickler.Clock
+	secret       *stdwebhook.Secret
 	logger       *slog.Logger
 	report       func(Report)
+	err          error // the first option that cannot be used; NewSender returns it
 }
 
 func defaultOptions() options {
@@ -41,7 +61,12 @@ func defaultOptions() options {
 		backoffBase: DefaultBackoffBase,
 		backoffCap:  DefaultBackoffCap,
 		workers:     DefaultWorkers,
-		queueSize:   DefaultQueueSize,
+		perHost:     DefaultPerHost,
+		hostQueue:   DefaultHostQueue,
+		failures:    DefaultBreakerFailures,
+		coolDown:    DefaultBreakerCoolDown,
+		coolDownCap: DefaultBreakerCoolDownCap,
+		clock:       tickler.SystemClock{},
 		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
@@ -64,21 +89,75 @@ func WithRetries(n int) Option { return func(o *options) { o.retries = max(n, 0)
 
 // WithBackoff sets the delay before the first retry (base) and its bound
 // (cap); it doubles from one retry to the next, with jitter (defaults
-// [DefaultBackoffBase], [DefaultBackoffCap]).
+// [DefaultBackoffBase], [DefaultBackoffCap]). No worker waits through a
+// backoff: the callback waits, and the worker sends another.
 func WithBackoff(base, cap time.Duration) Option {
 	return func(o *options) {
 		o.backoffBase, o.backoffCap = max(base, 0), max(cap, base, 0)
 	}
 }
 
-// WithWorkers sets how many callbacks are sent at once (default
-// [DefaultWorkers]).
+// WithWorkers sets how many attempts are in flight at once, over all
+// hosts (default [DefaultWorkers]). Keep it well above [WithPerHost]'s
+// cap: it is the number of unresponsive hosts it takes to hold every
+// worker.
 func WithWorkers(n int) Option { return func(o *options) { o.workers = max(n, 1) } }
 
-// WithQueueSize sets how many callbacks may wait for a worker (default
-// [DefaultQueueSize]). When the queue is full, [Sender.Handle] drops the
-// callback; see there.
-func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = max(n, 0) } }
+// WithPerHost sets how many attempts to one destination (scheme, host
+// and port of the callback URL) are in flight at once (default
+// [DefaultPerHost]).
+func WithPerHost(n int) Option { return func(o *options) { o.perHost = max(n, 1) } }
+
+// WithHostQueue sets how many callbacks to one destination may wait (for
+// a worker, a retry's backoff or the host's breaker) beside the ones in
+// flight (default [DefaultHostQueue], at least 1). When a host's queue is
+// full, [Sender.Handle] drops its new callbacks; other hosts are not
+// affected. A retry returns to its host's queue even when it is full, so
+// a host holds at most n + [WithPerHost] callbacks.
+func WithHostQueue(n int) Option { return func(o *options) { o.hostQueue = max(n, 1) } }
+
+// WithQueueSize sets the per-host queue: see [WithHostQueue]. It bounded
+// one queue shared by every host, which one host could fill.
+//
+// Deprecated: use [WithHostQueue].
+func WithQueueSize(n int) Option { return WithHostQueue(n) }
+
+// WithBreaker sets each host's circuit breaker: after failures
+// consecutive failed attempts to a host (no answer, a timeout, 408, 429
+// or 5xx), its callbacks wait, neither tried nor dropped, for coolDown;
+// then one of them is tried as a probe. A probe that fails opens the
+// breaker again for twice as long, up to coolDownCap; any answer that is
+// not retried (2xx, or a 4xx other than 408 and 429) closes it and resets
+// the cool-down. Defaults: [DefaultBreakerFailures],
+// [DefaultBreakerCoolDown], [DefaultBreakerCoolDownCap]. failures ≤ 0
+// turns the breaker off; a coolDown ≤ 0 keeps the default.
+func WithBreaker(failures int, coolDown, coolDownCap time.Duration) Option {
+	return func(o *options) {
+		o.failures = max(failures, 0)
+		if coolDown > 0 {
+			o.coolDown = coolDown
+		}
+		o.coolDownCap = max(coolDownCap, o.coolDown)
+	}
+}
+
+// WithSigningSecret signs every callback per Standard Webhooks (see the
+// stdwebhook package) with secret, written "whsec_<base64 key>":
+// webhook-id is the occurrence's idempotency key (the same on every
+// retry), webhook-timestamp the attempt's time and webhook-signature the
+// HMAC of both and the body. Callbacks are unsigned by default. An
+// invalid secret makes [NewSender] fail (and [New] panic); the error does
+// not repeat the secret.
+func WithSigningSecret(secret string) Option {
+	return func(o *options) {
+		sec, err := stdwebhook.ParseSecret(secret)
+		if err != nil {
+			o.err = fmt.Errorf("callback: WithSigningSecret: %w", err)
+			return
+		}
+		o.secret = sec
+	}
+}
 
 // AllowPrivate lets callbacks reach every address, including loopback,
 // private, link-local and metadata addresses, which are refused by
@@ -97,8 +176,20 @@ func WithResolver(r Resolver) Option { return func(o *options) { o.resolver = r 
 // effect. The sender still bounds each attempt with its timeout.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
 
-// WithLogger sets the logger for failed and dropped callbacks (warnings)
-// and sent ones (debug). By default nothing is logged.
+// WithClock sets the clock of the backoffs, the breakers' cool-downs, the
+// attempts' timeouts and the signatures' timestamps (default
+// [tickler.SystemClock]); tests pass a fake one.
+func WithClock(c tickler.Clock) Option {
+	return func(o *options) {
+		if c != nil {
+			o.clock = c
+		}
+	}
+}
+
+// WithLogger sets the logger for failed and dropped callbacks and
+// breakers that open (warnings), breakers that close (info) and sent
+// callbacks (debug). By default nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) {
 		if l != nil {
@@ -107,7 +198,9 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithReporter calls fn once for every callback the sender took on, when
-// it ends (sent, failed or given up at Close), from the worker that sent
-// it. fn must not block for long: the worker waits for it.
+// WithReporter calls fn once for every callback handed to the sender,
+// when it ends: sent or failed (from the worker that sent it), given up
+// at Close (from Close), or dropped (from [Sender.Handle], with
+// [Report].Dropped set). fn must not block: the worker, Close or the
+// scheduler's event loop waits for it.
 func WithReporter(fn func(Report)) Option { return func(o *options) { o.report = fn } }

@@ -47,7 +47,10 @@ type Payload struct {
 type Report struct {
 	// URL is the callback URL, with any user information (user name and
 	// password) replaced by "xxxxx", as in logs and errors.
-	URL     string
+	URL string
+	// Host is the destination the callback was queued and limited under:
+	// scheme://host:port, without user information.
+	Host    string
 	Payload Payload
 	// Attempts is how many HTTP requests were tried.
 	Attempts int
@@ -55,23 +58,50 @@ type Report struct {
 	StatusCode int
 	// Err is nil if the receiver answered 2xx.
 	Err error
+	// Dropped is true for a callback never tried: its host's queue was
+	// full, or the sender was closed. Err then matches [ErrDropped].
+	Dropped bool
 }
 
-// Stats counts what a [Sender] has done since [New].
+// ErrDropped is matched (with errors.Is) by the error of a [Report] of a
+// callback that was dropped.
+var ErrDropped = errors.New("callback: dropped")
+
+// Stats counts what a [Sender] has done since it was created.
 type Stats struct {
 	// Sent counts callbacks answered with 2xx.
 	Sent uint64
 	// Failed counts callbacks given up: retries exhausted, an answer not
 	// worth retrying, a refused address, or Close's context ended.
 	Failed uint64
-	// Dropped counts callbacks never tried: the queue was full, or the
-	// sender was closed.
+	// Dropped counts callbacks never tried: their host's queue was full,
+	// or the sender was closed. [Sender.HostStats] counts them by host.
 	Dropped uint64
+	// HostsOpen is how many hosts' breakers are open or probing: their
+	// callbacks wait.
+	HostsOpen int
+}
+
+// HostStats describes one destination; see [Sender.HostStats].
+type HostStats struct {
+	// Waiting counts callbacks waiting: for a worker, a retry's backoff
+	// or the breaker.
+	Waiting int
+	// Sending counts attempts in flight.
+	Sending int
+	// Dropped counts the host's callbacks dropped since the sender was
+	// created.
+	Dropped uint64
+	// Failures counts consecutive failed attempts.
+	Failures int
+	// Open is true while the breaker is open or probing.
+	Open bool
 }
 
 // Sender POSTs a [Payload] to a scheduled message's callback_url when a
 // delivery of it ends. Pass its Handle method to [tickler.WithEventHandler].
-// Create one with [New] and Close it after the scheduler has stopped.
+// Create one with [NewSender] or [New] and Close it after the scheduler
+// has stopped. Its methods are safe to call concurrently.
 type Sender struct {
 	o options
 	// backoff is the module's one backoff (see [tickler.RetryPolicy.Delay])
@@ -80,33 +110,64 @@ type Sender struct {
 	client  *http.Client
 	own     *http.Transport // the default transport, closed by Close
 
-	mu     sync.RWMutex // guards closed against sends on queue
-	closed bool
-	queue  chan job
-	wg     sync.WaitGroup
-	ctx    context.Context // cancelled when Close gives up waiting
-	cancel context.CancelFunc
+	ctx     context.Context // cancelled when Close gives up waiting, then when it returns
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	timers  sync.WaitGroup // goroutines waiting on a backoff or a cool-down; see after
+
+	// mu guards the queues (see hosts.go). It is never held during an
+	// HTTP attempt, a log call or a report.
+	mu        sync.Mutex
+	wake      *sync.Cond        // on mu: a host joined ready, or the sender is done
+	hosts     map[string]*host  // hosts holding callbacks or a breaker not at rest
+	ready     []*host           // hosts that may start an attempt now, in turn, each once
+	held      int               // callbacks taken on and not ended
+	closed    bool              // Close was called: later callbacks are dropped
+	cancelled bool              // Close gave up waiting: nothing starts or waits any more
+	done      chan struct{}     // closed once closed and held == 0
+	dropsBy   map[string]uint64 // dropped callbacks by host key
 
 	sent, failed, dropped atomic.Uint64
 }
 
+// job is one callback. It is in exactly one place at a time: a host's
+// queue (under mu), a backoff (in its host's delayed set, under mu), or
+// with the worker sending it, which alone touches attempts, status and err.
 type job struct {
 	url string
 	// shown is url with its credentials redacted (see redact): what logs,
 	// errors and reports say.
 	shown   string
+	key     string // the host key; see hostKey
+	host    *host  // set when it is queued
 	payload Payload
 	body    []byte
+
+	attempts int
+	status   int
+	err      error
+	probe    bool // the attempt in flight is its host's breaker probe
 }
 
-// New returns a sender and starts its workers.
-func New(opts ...Option) *Sender {
+// NewSender returns a sender and starts its workers, or the error of an
+// option that cannot be used (an invalid [WithSigningSecret]).
+func NewSender(opts ...Option) (*Sender, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Sender{o: o, client: o.client, queue: make(chan job, o.queueSize)}
-	s.backoff = tickler.RetryPolicy{Base: o.backoffBase, Cap: o.backoffCap}
+	if o.err != nil {
+		return nil, o.err
+	}
+	s := &Sender{
+		o:       o,
+		client:  o.client,
+		backoff: tickler.RetryPolicy{Base: o.backoffBase, Cap: o.backoffCap},
+		hosts:   make(map[string]*host),
+		dropsBy: make(map[string]uint64),
+		done:    make(chan struct{}),
+	}
+	s.wake = sync.NewCond(&s.mu)
 	if s.client == nil {
 		g := newGuard(o.allowPrivate, o.resolver)
 		s.own = &http.Transport{
@@ -126,8 +187,18 @@ func New(opts ...Option) *Sender {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for range o.workers {
-		s.wg.Add(1)
+		s.workers.Add(1)
 		go s.work()
+	}
+	return s, nil
+}
+
+// New is [NewSender] for options that cannot fail: it panics if one does,
+// which only [WithSigningSecret] can.
+func New(opts ...Option) *Sender {
+	s, err := NewSender(opts...)
+	if err != nil {
+		panic(err)
 	}
 	return s
 }
@@ -142,9 +213,10 @@ func New(opts ...Option) *Sender {
 // misfire policy dropped the occurrence, which the history records): both
 // send nothing.
 //
-// When the queue is full, or the sender is closed, the callback is
-// dropped: it is counted in [Stats].Dropped and logged as a warning.
-// Raise [WithQueueSize] or [WithWorkers] if that happens.
+// When the callback's host already has [WithHostQueue] callbacks waiting,
+// or the sender is closed, the callback is dropped: it is counted in
+// [Stats].Dropped and [HostStats].Dropped, logged as a warning with its
+// host, and reported with [Report].Dropped set.
 func (s *Sender) Handle(ev tickler.Event) {
 	if ev.CallbackURL == "" {
 		return
@@ -186,53 +258,73 @@ func (s *Sender) Handle(ev tickler.Event) {
 		s.o.logger.Error("callback: encoding the payload failed", "id", ev.ScheduledMessageID, "err", err)
 		return
 	}
-	s.enqueue(job{url: ev.CallbackURL, shown: redact(ev.CallbackURL), payload: p, body: body})
-}
-
-func (s *Sender) enqueue(j job) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	why := "the sender is closed"
-	if !s.closed {
-		select {
-		case s.queue <- j:
-			return
-		default:
-			why = "the queue is full"
-		}
-	}
-	n := s.dropped.Add(1)
-	s.o.logger.Warn("callback: dropped: "+why, "url", j.shown, "key", j.payload.IdempotencyKey, "dropped", n)
+	s.enqueue(&job{url: ev.CallbackURL, shown: redact(ev.CallbackURL), key: hostKey(ev.CallbackURL), payload: p, body: body})
 }
 
 // Stats returns the counts so far. It is safe to call at any time.
 func (s *Sender) Stats() Stats {
-	return Stats{Sent: s.sent.Load(), Failed: s.failed.Load(), Dropped: s.dropped.Load()}
+	st := Stats{Sent: s.sent.Load(), Failed: s.failed.Load(), Dropped: s.dropped.Load()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.hosts {
+		if h.state != closed {
+			st.HostsOpen++
+		}
+	}
+	return st
+}
+
+// HostStats returns, by host key (scheme://host:port, as [Report].Host),
+// the hosts that hold callbacks, have a breaker that is not at rest, or
+// have dropped callbacks. It is safe to call at any time.
+func (s *Sender) HostStats() map[string]HostStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]HostStats, len(s.hosts)+len(s.dropsBy))
+	for k, n := range s.dropsBy {
+		m[k] = HostStats{Dropped: n}
+	}
+	for k, h := range s.hosts {
+		m[k] = HostStats{
+			Waiting:  h.queued(),
+			Sending:  h.sending,
+			Dropped:  s.dropsBy[k],
+			Failures: h.failures,
+			Open:     h.state != closed,
+		}
+	}
+	return m
 }
 
 // Close stops taking callbacks (later ones are dropped) and waits until
-// every queued and running callback has ended, or until ctx ends; then it
-// cancels what is left, which fails without further retries, and returns
-// ctx's error. Call it after the scheduler has stopped, so that no event
-// arrives after it.
+// every callback taken on has ended (sent, or failed after its retries,
+// which keep their backoffs and wait for their host's breaker), or until
+// ctx ends; then it cancels what is left: attempts in flight end without
+// further retries, and callbacks waiting (for a worker, a backoff or a
+// breaker) fail without being tried again, each reported; Close then
+// returns ctx's error. Call it after the scheduler has stopped, so that no
+// event arrives after it. Calling it again returns nil.
 func (s *Sender) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
-		close(s.queue)
+		s.doneIfIdleLocked()
 	}
 	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
 	var err error
 	select {
-	case <-done:
+	case <-s.done:
 	case <-ctx.Done():
 		err = fmt.Errorf("callback: Close: %w", ctx.Err())
-		s.cancel()
-		<-done
+		s.abandon(ctx.Err())
+		<-s.done
 	}
+	s.mu.Lock()
+	s.cancelled = true // no timer starts after this: timers.Wait below is safe
+	s.mu.Unlock()
 	s.cancel()
+	s.workers.Wait()
+	s.timers.Wait()
 	if s.own != nil {
 		s.own.CloseIdleConnections()
 	}
@@ -240,34 +332,23 @@ func (s *Sender) Close(ctx context.Context) error {
 }
 
 func (s *Sender) work() {
-	defer s.wg.Done()
-	for j := range s.queue {
-		s.send(j)
+	defer s.workers.Done()
+	for {
+		j, ok := s.next()
+		if !ok {
+			return
+		}
+		j.attempts++
+		var retry bool
+		j.status, retry, j.err = s.post(j)
+		s.settle(j, retry)
 	}
 }
 
-// send tries one callback until it is answered 2xx, fails for good, or
-// runs out of retries.
-func (s *Sender) send(j job) {
-	rep := Report{URL: j.shown, Payload: j.payload}
-	for {
-		rep.Attempts++
-		var retry bool
-		rep.StatusCode, retry, rep.Err = s.post(j)
-		if rep.Err == nil || !retry || rep.Attempts > s.o.retries || s.ctx.Err() != nil {
-			break
-		}
-		t := time.NewTimer(s.backoff.Delay(rep.Attempts))
-		select {
-		case <-t.C:
-		case <-s.ctx.Done():
-		}
-		t.Stop()
-		if s.ctx.Err() != nil {
-			rep.Err = fmt.Errorf("%w (closing after %d attempts)", rep.Err, rep.Attempts)
-			break
-		}
-	}
+// end counts, logs and reports a callback that has ended, after
+// endLocked. It must be called without mu held.
+func (s *Sender) end(j *job) {
+	rep := Report{URL: j.shown, Host: j.key, Payload: j.payload, Attempts: j.attempts, StatusCode: j.status, Err: j.err}
 	if rep.Err == nil {
 		s.sent.Add(1)
 		s.o.logger.Debug("callback: sent", "url", j.shown, "key", j.payload.IdempotencyKey, "attempts", rep.Attempts)
@@ -282,8 +363,8 @@ func (s *Sender) send(j job) {
 
 // post makes one attempt. It returns the answer's status (0 if none),
 // whether a failure is worth retrying, and the failure.
-func (s *Sender) post(j job) (status int, retry bool, err error) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.o.timeout)
+func (s *Sender) post(j *job) (status int, retry bool, err error) {
+	ctx, cancel := s.o.clock.WithTimeout(s.ctx, s.o.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.url, bytes.NewReader(j.body))
 	if err != nil {
@@ -292,6 +373,9 @@ func (s *Sender) post(j job) (status int, retry bool, err error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "tickler-callback")
 	req.Header.Set("Idempotency-Key", j.payload.IdempotencyKey)
+	if s.o.secret != nil {
+		s.o.secret.SetHeaders(req.Header, j.payload.IdempotencyKey, s.o.clock.Now(), j.body)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, !errors.Is(err, ErrRefused), redactErr(err, j.shown)

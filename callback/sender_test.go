@@ -309,21 +309,28 @@ func TestHostNameResolvingToAPrivateAddressIsRefused(t *testing.T) {
 	recv(t, rc.reqs)
 }
 
-func TestFullQueueDropsAndCounts(t *testing.T) {
+func TestFullHostQueueDropsCountsAndReports(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { <-release })
-	s, reports := newSender(t, callback.AllowPrivate(), callback.WithWorkers(1), callback.WithQueueSize(1))
+	s, reports := newSender(t, callback.AllowPrivate(), callback.WithWorkers(1), callback.WithHostQueue(1))
 	s.Handle(delivered(rc.URL + "/1"))
 	recv(t, rc.reqs) // the only worker is busy with /1
 	s.Handle(delivered(rc.URL + "/2"))
-	s.Handle(delivered(rc.URL + "/3")) // the queue holds /2: dropped
+	s.Handle(delivered(rc.URL + "/3")) // the host's queue holds /2: dropped
 	if st := s.Stats(); st != (callback.Stats{Dropped: 1}) {
 		t.Fatalf("stats %+v", st)
 	}
+	rep := recv(t, reports)
+	if !rep.Dropped || !errors.Is(rep.Err, callback.ErrDropped) || rep.Attempts != 0 || rep.URL != rc.URL+"/3" || rep.Host != rc.URL {
+		t.Fatalf("report %+v, want /3 dropped", rep)
+	}
+	if hs := s.HostStats()[rc.URL]; hs.Dropped != 1 || hs.Waiting != 1 || hs.Sending != 1 {
+		t.Fatalf("host stats %+v", hs)
+	}
 	close(release)
 	for _, want := range []string{"/1", "/2"} {
-		if rep := recv(t, reports); rep.URL != rc.URL+want || rep.Err != nil {
+		if rep := recv(t, reports); rep.URL != rc.URL+want || rep.Err != nil || rep.Dropped {
 			t.Fatalf("report %+v, want %s", rep, want)
 		}
 	}
@@ -345,7 +352,13 @@ func TestCloseWaitsForQueuedCallbacksThenDropsLaterOnes(t *testing.T) {
 	if n := len(reports); n != 3 {
 		t.Fatalf("%d callbacks ended before Close returned, want 3", n)
 	}
+	for range 3 {
+		<-reports
+	}
 	s.Handle(delivered(rc.URL))
+	if rep := recv(t, reports); !rep.Dropped || !errors.Is(rep.Err, callback.ErrDropped) {
+		t.Fatalf("report %+v", rep)
+	}
 	if st := s.Stats(); st != (callback.Stats{Sent: 3, Dropped: 1}) {
 		t.Fatalf("stats %+v", st)
 	}
