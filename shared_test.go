@@ -3,7 +3,9 @@ package tickler_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tickler-go/tickler"
@@ -165,4 +167,51 @@ func TestSharedStoreResetDropsWhatTheNodeHeld(t *testing.T) {
 	if n := len(b.Recorder.Deliveries()); n != 0 {
 		t.Fatalf("delivered %d times after losing the lease", n)
 	}
+}
+
+// slowClaims is a fakeShared whose claims take a round trip of rtt and
+// whose store reads its clock (the real one) as the claim ends, as
+// PostgreSQL's now() is read after the caller's clock, by as long as the
+// claim waited for a connection, a lock or a server restarting.
+type slowClaims struct {
+	*fakeShared
+	rtt time.Duration
+}
+
+func (s slowClaims) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	time.Sleep(s.rtt)
+	res, err := s.fakeShared.Claim(ctx, p)
+	res.Skew = p.Now.Sub(time.Now())
+	return res, err
+}
+
+func TestSharedStoreSlowClaimDoesNotFireEarly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var started atomic.Value
+		s, err := tickler.New(slowClaims{newFakeShared(0), 100 * time.Millisecond},
+			tickler.DelivererFunc(func(context.Context, *tickler.Delivery) (tickler.Result, error) {
+				started.Store(time.Now())
+				return tickler.Result{}, nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Stop(context.Background())
+		due := time.Now().Add(2 * time.Second).Truncate(time.Millisecond)
+		if _, err := s.Create(t.Context(), "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(due)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		at, ok := started.Load().(time.Time)
+		if !ok {
+			t.Fatal("never delivered")
+		}
+		if at.Before(due) {
+			t.Fatalf("delivered %v before its occurrence: the claim's round trip was taken for skew", due.Sub(at))
+		}
+	})
 }

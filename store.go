@@ -111,7 +111,9 @@ type Store interface {
 //     of what another node took over, and no node starts one after Delete
 //     returned on any node;
 //   - drops what it held when a claim reports ClaimResult.Reset;
-//   - fires an occurrence due at At when its own clock reads At+Skew.
+//   - fires an occurrence due at At when its own clock reads At+Skew
+//     plus how long the claim took (the store read its clock somewhere
+//     within it), so never before At on the store's clock.
 type SharedStore interface {
 	Store
 	// Confirm returns the record id if this node still holds a live lease

@@ -151,6 +151,7 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	now := d.cfg.clock.Now()
 	until := now.Add(d.cfg.lookahead)
 	res, err := d.cfg.store.Claim(ctx, ClaimParams{After: after, Until: until, Limit: d.cfg.claimBatch, Now: now})
+	took := d.cfg.clock.Now().Sub(now)
 	d.counts.claims.Add(1)
 	if err != nil && !errors.Is(err, ErrDamaged) {
 		d.counts.claimErrors.Add(1)
@@ -177,7 +178,10 @@ func (d *dispatcher) claim(ctx context.Context) error {
 			d.heap = newDueHeap()
 			d.notify()
 		}
-		d.skew = res.Skew
+		// The store read its clock at some moment of the claim, up to
+		// took after now: res.Skew is low by up to took. The highest skew
+		// the claim allows fires late by that much at most, never early.
+		d.skew = res.Skew + max(took, 0)
 		for i := range res.Due {
 			res.Due[i].At = res.Due[i].At.Add(d.skew)
 		}

@@ -18,3 +18,11 @@ func Node(s *Store) string {
 	n, _ := s.identity(false)
 	return n
 }
+
+// Statements returns s's claim, confirm and ack SQL by name, for EXPLAIN.
+func Statements(s *Store) map[string]string {
+	return map[string]string{
+		"claim": s.sql.claim, "claimAfter": s.sql.claimAfter, "confirm": s.sql.confirm,
+		"ackAdvance": s.sql.ackAdvance, "ackDelete": s.sql.ackDelete,
+	}
+}
