@@ -73,12 +73,13 @@ func (d *dispatcher) step(j *job) result {
 		return result{}
 	}
 	d.mu.Lock()
-	now := d.cfg.clock.Now().Add(-d.skew) // on the store's clock, as occurrences are
+	skew := d.skew
 	d.mu.Unlock()
+	now := d.cfg.clock.Now().Add(-skew) // on the store's clock, as occurrences are
 	if rs == nil {
 		rs = &retryState{occ: r.Next}
 		j.retry = rs
-		if reason := d.misfire(r.Next, now); reason != "" {
+		if reason := d.misfire(r.Next, now, d.startedAt.Add(-skew)); reason != "" {
 			return d.skip(j, r, trig, now, reason)
 		}
 	}
@@ -253,12 +254,13 @@ func (d *dispatcher) skip(j *job, r *Record, trig trigger, now time.Time, reason
 	return d.record(j, j.retry)
 }
 
-// misfire returns why an occurrence at occ, found at now, is to be
-// skipped, or "" if it is to be delivered.
-func (d *dispatcher) misfire(occ, now time.Time) string {
+// misfire returns why an occurrence at occ, found at now by a scheduler
+// that started at started (both on the store's clock, as occ is), is to
+// be skipped, or "" if it is to be delivered.
+func (d *dispatcher) misfire(occ, now, started time.Time) string {
 	c := &d.cfg
 	late := now.Sub(occ)
-	missed := occ.Before(d.startedAt) || late > c.misfireThreshold
+	missed := occ.Before(started) || late > c.misfireThreshold
 	switch {
 	case !missed:
 		return ""

@@ -215,3 +215,25 @@ func TestSharedStoreSlowClaimDoesNotFireEarly(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedStoreSkewedNodeDoesNotSkipWhatIsStillDue checks the misfire
+// policy on a node whose clock runs 30 s ahead of the store's: an
+// occurrence due 5 s from now on the store's clock is not a misfire, though
+// it lies before the node's own start on the node's clock.
+func TestSharedStoreSkewedNodeDoesNotSkipWhatIsStillDue(t *testing.T) {
+	t.Parallel()
+	var log eventLog
+	store := newFakeShared(30 * time.Second)
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store,
+		Options: []tickler.Option{tickler.WithMisfirePolicy(tickler.MisfireSkip), tickler.WithEventHandler(log.add)}})
+	due := ticklertest.Epoch().Add(-25 * time.Second) // the store's now is Epoch-30s
+	r := &tickler.Record{ID: "from-another-node", AgentID: "agent-1", Message: tickler.MessageCreate{Messages: userText("x")},
+		Schedule: tickler.At(due), Next: due}
+	if err := store.Create(ctx, r, tickler.CreateParams{}); err != nil {
+		t.Fatal(err)
+	}
+	b.Advance(10 * time.Second)
+	if n, skipped := len(b.Recorder.Deliveries()), len(log.of(tickler.EventSkipped)); n != 1 || skipped != 0 {
+		t.Fatalf("delivered %d, skipped %d; want 1 and 0: an occurrence still due on the store's clock was taken for a misfire", n, skipped)
+	}
+}
