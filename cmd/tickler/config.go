@@ -54,6 +54,10 @@ type Config struct {
 
 	WebhookURL    string // -webhook-url, TICKLER_WEBHOOK_URL
 	WebhookSecret string // -webhook-secret, TICKLER_WEBHOOK_SECRET (whsec_…)
+	// CallbackSecret signs callback_url callbacks per Standard Webhooks
+	// (whsec_…); "" sends them unsigned. -callback-secret,
+	// TICKLER_CALLBACK_SECRET.
+	CallbackSecret string
 
 	// AgentConcurrency bounds the deliveries at once per agent; 0 is no
 	// bound, and -1 (unset) means 1 for letta and openai, whose servers
@@ -107,6 +111,7 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	str(&c.OpenAIToken, "openai-token", "TICKLER_OPENAI_TOKEN", "", "chat completions bearer token")
 	str(&c.WebhookURL, "webhook-url", "TICKLER_WEBHOOK_URL", "", "URL to POST each delivery to")
 	str(&c.WebhookSecret, "webhook-secret", "TICKLER_WEBHOOK_SECRET", "", "Standard Webhooks signing secret (whsec_…)")
+	str(&c.CallbackSecret, "callback-secret", "TICKLER_CALLBACK_SECRET", "", "sign callback_url callbacks per Standard Webhooks with this secret (whsec_…); unsigned when empty")
 	str(&c.LogFormat, "log-format", "TICKLER_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "TICKLER_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) error {

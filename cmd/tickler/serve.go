@@ -88,7 +88,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 	if cfg.AllowPrivateCallbacks {
 		cbOpts = append(cbOpts, callback.AllowPrivate())
 	}
-	cb := callback.New(cbOpts...)
+	if cfg.CallbackSecret != "" {
+		cbOpts = append(cbOpts, callback.WithSigningSecret(cfg.CallbackSecret))
+	}
+	cb, err := callback.NewSender(cbOpts...)
+	if err != nil {
+		return fmt.Errorf("callbacks: %w", err)
+	}
 	// The store itself, not its wrapper: the scheduler asserts what the
 	// store can do (SharedStore, AdminStore...) on what it is given.
 	s, err := tickler.New(store.Store, deliverer,

@@ -298,3 +298,15 @@ func TestServeLogsNoSecretOfTheDeliverer(t *testing.T) {
 		}
 	}
 }
+
+func TestServeRefusesABadCallbackSecretWithoutShowingIt(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	cfg := Config{DB: filepath.Join(t.TempDir(), "t.db"), Addr: "127.0.0.1:0", Deliver: "log", ShutdownTimeout: time.Second,
+		CallbackSecret: "not-a-whsec-secret-but-private"}
+	err := serve(ctx, cfg, slog.New(slog.DiscardHandler), func(net.Addr) { t.Error("serve listened") })
+	if err == nil || !strings.Contains(err.Error(), "callbacks") || strings.Contains(err.Error(), "private") {
+		t.Fatalf("serve with a bad callback secret: %v, want an error about callbacks that hides the secret", err)
+	}
+}
