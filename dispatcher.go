@@ -24,6 +24,7 @@ type dispatcherConfig struct {
 	store   Store
 	shared  SharedStore // store, if several processes share it; else nil
 	locker  AgentLocker // the shared store's agent slots, with perAgent set; else nil
+	outbox  bool        // acks carry callbacks (WithCallbackOutbox; the store is a CallbackOutbox)
 	deliver Deliverer
 	clock   Clock
 	ids     *idGen

@@ -51,6 +51,10 @@ type Event struct {
 	CallbackURL string
 	// Triggered reports a delivery made by [Scheduler.Trigger].
 	Triggered bool
+	// CallbackQueued reports that the occurrence's callback was written
+	// to the store's outbox with its ack ([WithCallbackOutbox]): the
+	// outbox's sender sends it, and an event handler must not.
+	CallbackQueued bool
 }
 
 // eventQueue hands events to the host's handler (WithEventHandler) on a

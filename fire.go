@@ -177,6 +177,9 @@ func (d *dispatcher) step(j *job) result {
 	if d.cfg.historyLimit > 0 && (triggered || !ack.Next.IsZero()) {
 		ack.Outcome = d.outcome(r.ID, rs, res, derr, triggered)
 	}
+	if d.cfg.outbox {
+		ack.Callback = d.callback(ev, ack.Outcome)
+	}
 	rs.ack = &pendingAck{params: ack, ev: ev}
 	return d.record(j, rs)
 }
@@ -208,6 +211,28 @@ func (d *dispatcher) outcome(id string, rs *retryState, res Result, derr error, 
 	return out
 }
 
+// callback builds the outbox entry of the callback that ev, the final
+// event of an occurrence, calls for, or returns nil if it calls for none.
+// out is the history entry the same ack appends, if any.
+func (d *dispatcher) callback(ev Event, out *Outcome) *Callback {
+	p, ok := CallbackPayloadOf(ev)
+	if !ok {
+		return nil
+	}
+	body, err := marshal(p)
+	if err != nil { // cannot happen: every field marshals
+		d.cfg.logger.Error("tickler: encoding a callback failed; the event handler gets it", "id", ev.ScheduledMessageID, "err", err)
+		return nil
+	}
+	now := d.cfg.clock.Now()
+	cb := &Callback{ID: d.cfg.ids.next(now), ScheduledMessageID: ev.ScheduledMessageID, URL: ev.CallbackURL,
+		Key: ev.IdempotencyKey, Payload: body, NextAttempt: now}
+	if out != nil {
+		cb.OutcomeID = out.ID
+	}
+	return cb
+}
+
 // record stores the pending ack of j and then emits its event. If the
 // store fails, j comes back later to try the ack again, and only the ack.
 // An ack that finds the record deleted or changed is done: the delivery
@@ -223,6 +248,8 @@ func (d *dispatcher) record(j *job, rs *retryState) result {
 			"id", p.params.ID, "key", p.ev.IdempotencyKey, "in", delay, "err", err)
 		return d.again(j, delay)
 	}
+	// The outbox holds the callback only if the ack applied.
+	p.ev.CallbackQueued = err == nil && p.params.Callback != nil
 	d.emit(p.ev)
 	if err != nil || p.params.HistoryOnly || p.params.Next.IsZero() {
 		return result{}

@@ -49,6 +49,7 @@ type options struct {
 	agentConcurrency int
 	pollInterval     time.Duration
 	eventBuffer      int
+	callbackOutbox   bool
 }
 
 func defaultOptions() options {
@@ -143,6 +144,20 @@ func WithDeliveryTimeout(d time.Duration) Option { return func(o *options) { o.d
 // fn has handled the events of every delivery that ended (or its context
 // ends). A panic in fn is logged and the next event goes on.
 func WithEventHandler(fn func(Event)) Option { return func(o *options) { o.onEvent = fn } }
+
+// WithCallbackOutbox makes the store keep callbacks: the callback of an
+// occurrence that ends a delivery (delivered or given up) of a message
+// with a callback_url is built by the scheduler and written with the
+// occurrence's ack, in the same commit ([AckParams].Callback), so that a
+// crash loses none. The store must implement [CallbackOutbox] (New fails
+// otherwise), and something must drain it: a callback.Sender made with
+// callback.WithOutbox. The final event of such an occurrence has
+// [Event].CallbackQueued set, and a Sender's Handle sends nothing for it;
+// an ack that is refused (the record was deleted or changed meanwhile)
+// writes no callback, and its event goes to the handler as without this
+// option. Without it, callbacks go only through events
+// ([WithEventHandler]).
+func WithCallbackOutbox() Option { return func(o *options) { o.callbackOutbox = true } }
 
 // WithEventBuffer sets how many events may wait for the event handler
 // (default [DefaultEventBuffer]); n must be at least 1.

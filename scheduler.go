@@ -39,6 +39,9 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
+	if _, ok := store.(CallbackOutbox); o.callbackOutbox && !ok {
+		return nil, fmt.Errorf("tickler: New: WithCallbackOutbox: the store (%T) does not implement CallbackOutbox", store)
+	}
 	s := &Scheduler{store: store, deliver: deliverer, o: o, ids: &idGen{}}
 	shared, _ := store.(SharedStore)
 	var locker AgentLocker
@@ -49,6 +52,7 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 		store:            store,
 		shared:           shared,
 		locker:           locker,
+		outbox:           o.callbackOutbox,
 		deliver:          deliverer,
 		clock:            o.clock,
 		ids:              s.ids,

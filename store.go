@@ -30,6 +30,14 @@ import (
 //
 // The package storetest holds the conformance suite every Store passes.
 //
+// # Optional interfaces
+//
+// A store may implement more than this interface, and the scheduler (or
+// a sender) asserts what it needs: [SharedStore] and [AgentLocker] for a
+// store that several processes share, [AdminStore] for the operator's
+// reads, and [CallbackOutbox] for callbacks written in the same commit as
+// the ack ([AckParams].Callback) and drained by a sender.
+//
 // # What a shared store adds
 //
 // memory and bolt are owned by one process: a claim is a range read of an
@@ -217,6 +225,11 @@ type AckParams struct {
 	// Next are ignored, and so are concurrent changes (a triggered
 	// delivery is recorded this way).
 	HistoryOnly bool
+	// Callback, when non-nil, is written to the outbox of a
+	// [CallbackOutbox] in the same commit as the ack, only if the ack
+	// applies (a history-only ack always does, if the record exists). A
+	// store without an outbox is never given one.
+	Callback *Callback
 }
 
 // HistoryParams select a page of [Store.History].
@@ -315,6 +328,10 @@ type Outcome struct {
 	Triggered bool `json:"triggered,omitempty"`
 	// SentAt is when the occurrence ended.
 	SentAt time.Time `json:"sent_at"`
+	// Callback is how the occurrence's callback ended, when it went
+	// through a store's outbox ([CallbackOutbox]) and has ended; absent
+	// otherwise.
+	Callback *CallbackStatus `json:"callback,omitempty"`
 }
 
 // Clone returns a deep copy of r, sharing nothing mutable with it. Stores
@@ -329,6 +346,20 @@ func (r *Record) Clone() *Record {
 	c.Schedule.ScheduledAt = clonePtr(r.Schedule.ScheduledAt)
 	c.Retry = clonePtr(r.Retry)
 	return &c
+}
+
+// Clone returns a deep copy of o, sharing nothing mutable with it.
+func (o Outcome) Clone() Outcome {
+	o.Response = clone(o.Response)
+	o.Callback = clonePtr(o.Callback)
+	return o
+}
+
+func clone[S ~[]E, E any](s S) S {
+	if s == nil {
+		return nil
+	}
+	return append(S{}, s...)
 }
 
 func clonePtr[T any](p *T) *T {

@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"bytes"
 	"context"
 
 	"github.com/tickler-go/tickler"
@@ -48,8 +47,7 @@ func (s *Store) last(id string) *tickler.Outcome {
 	if len(h) == 0 {
 		return nil
 	}
-	o := h[len(h)-1]
-	o.Response = bytes.Clone(o.Response)
+	o := h[len(h)-1].Clone()
 	return &o
 }
 
@@ -73,7 +71,7 @@ func (s *Store) RecentOutcomes(ctx context.Context, p tickler.RecentParams) (tic
 	}
 	res := top.Result(p.Limit)
 	for i := range res.Outcomes {
-		res.Outcomes[i].Response = bytes.Clone(res.Outcomes[i].Response)
+		res.Outcomes[i].Outcome = res.Outcomes[i].Clone()
 	}
 	return res, nil
 }

@@ -4,7 +4,6 @@
 package memory
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -24,6 +23,10 @@ type Store struct {
 	all     *btree.BTreeG[string]            // every id, in order
 	due     *btree.BTreeG[dueKey]
 	history map[string][]tickler.Outcome // oldest first
+	// The callback outbox (outbox.go): callbacks by id, and their index
+	// by next attempt.
+	callbacks   map[string]*tickler.Callback
+	callbackDue *btree.BTreeG[dueKey]
 }
 
 func idLess(a, b string) bool { return a < b }
@@ -48,10 +51,16 @@ func New() *Store {
 		all:     btree.NewG(32, idLess),
 		due:     btree.NewG(32, dueLess),
 		history: make(map[string][]tickler.Outcome),
+
+		callbacks:   make(map[string]*tickler.Callback),
+		callbackDue: btree.NewG(32, dueLess),
 	}
 }
 
-var _ tickler.AdminStore = (*Store)(nil)
+var (
+	_ tickler.AdminStore     = (*Store)(nil)
+	_ tickler.CallbackOutbox = (*Store)(nil)
+)
 
 // Create implements [tickler.Store].
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
@@ -183,11 +192,13 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	}
 	if a.HistoryOnly {
 		s.appendHistory(r.ID, a)
+		s.putCallback(a.Callback)
 		return nil
 	}
 	if r.Version != a.Version {
 		return tickler.ErrConflict
 	}
+	s.putCallback(a.Callback)
 	if a.Next.IsZero() {
 		s.remove(r)
 		return nil
@@ -208,8 +219,7 @@ func (s *Store) appendHistory(id string, a tickler.AckParams) {
 	if a.Outcome == nil || a.HistoryLimit <= 0 {
 		return
 	}
-	o := *a.Outcome
-	o.Response = bytes.Clone(o.Response) // keep nothing the caller passed
+	o := a.Outcome.Clone() // keep nothing the caller passed
 	h := append(s.history[id], o)
 	if len(h) > a.HistoryLimit {
 		h = append([]tickler.Outcome(nil), h[len(h)-a.HistoryLimit:]...)
@@ -261,9 +271,7 @@ func (s *Store) History(ctx context.Context, p tickler.HistoryParams) (tickler.H
 	h := s.history[p.ID]
 	var out []tickler.Outcome
 	for i := len(h) - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
-		o := h[i]
-		o.Response = bytes.Clone(o.Response) // callers may change what they get
-		out = append(out, o)
+		out = append(out, h[i].Clone()) // callers may change what they get
 	}
 	return tickler.HistoryResult{Outcomes: out, More: len(h)-p.Offset-len(out) > 0}, nil
 }

@@ -11,7 +11,8 @@
 // suite also checks what Get and Claim do with such a record.
 //
 // A store that implements [tickler.AdminStore] also runs the subtests of
-// AdminStore; for another they skip with one line.
+// AdminStore, and one that implements [tickler.CallbackOutbox] those of
+// CallbackOutbox; for another they skip with one line.
 //
 // Every subtest runs in parallel with the others, on its own store.
 package storetest
@@ -98,6 +99,10 @@ func RunWith(t *testing.T, cfg Config) {
 	t.Run("AdminStore", func(t *testing.T) {
 		t.Parallel()
 		runAdmin(t, cfg)
+	})
+	t.Run("CallbackOutbox", func(t *testing.T) {
+		t.Parallel()
+		runOutbox(t, cfg)
 	})
 }
 
