@@ -8,7 +8,8 @@
 //
 // # Durability
 //
-// Every writing method (Create, Delete, Ack and Update) returns only once
+// Every writing method (Create, Delete, Ack and Update, and the outbox's
+// ClaimCallbacks and FinishCallback) returns only once
 // its change is committed and fsynced: after a crash, of the process or of
 // the machine, the file holds every change whose call returned, and no part
 // of any change whose call did not (bbolt commits are atomic). A call that fails changed nothing,
@@ -43,7 +44,7 @@
 //
 // # File layout
 //
-// The file has five buckets. Integers in keys are big-endian, so that keys
+// The file has seven buckets. Integers in keys are big-endian, so that keys
 // sort byte by byte in the order they are read; strings in keys are
 // prefixed by their length as a uvarint where another field follows them,
 // so that one string's keys stay together whatever bytes it holds.
@@ -53,6 +54,14 @@
 //	agents   uvarint(len(agent)) agent id -> empty
 //	due      (next occurrence as Unix ns, sign bit flipped) id -> empty
 //	history  uvarint(len(id)) id (sequence, 8 bytes) -> format byte, Outcome JSON
+//	callbacks     callback id -> the callback (outbox.go)
+//	callback_due  (next attempt as Unix ns, sign bit flipped) callback id -> empty
+//
+// callbacks and callback_due are the outbox of [tickler.CallbackOutbox]:
+// Ack writes a callback in the transaction of the ack, ClaimCallbacks
+// reads callback_due up to now, and FinishCallback writes a callback's
+// status into the history entry its ack appended. A release that predates
+// them ignores both buckets; Open creates them in an older file.
 //
 // records is the source of truth; agents is the index List reads, in
 // (agent, id) order; due is the index Claim reads, in (next occurrence, id)

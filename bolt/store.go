@@ -41,7 +41,10 @@ var (
 	bucketAgents  = []byte("agents")
 	bucketDue     = []byte("due")
 	bucketHistory = []byte("history")
-	keyLayout     = []byte("layout")
+	// The callback outbox (outbox.go); an older release ignores them.
+	bucketCallbacks   = []byte("callbacks")
+	bucketCallbackDue = []byte("callback_due")
+	keyLayout         = []byte("layout")
 )
 
 // Store is a [tickler.Store] in a bbolt file. Every writing method
@@ -59,7 +62,10 @@ type Store struct {
 	closed        bool
 }
 
-var _ tickler.Store = (*Store)(nil)
+var (
+	_ tickler.Store          = (*Store)(nil)
+	_ tickler.CallbackOutbox = (*Store)(nil)
+)
 
 // Open opens the store in the file at path, creating the file if it does
 // not exist. The file is locked for as long as the Store is open: another
@@ -113,7 +119,7 @@ func initLayout(tx *bbolt.Tx) error {
 			return fmt.Errorf("%w: layout %d (this release reads %d)", ErrNewerFormat, v[0], layout)
 		}
 	}
-	for _, name := range [][]byte{bucketMeta, bucketRecords, bucketAgents, bucketDue, bucketHistory} {
+	for _, name := range [][]byte{bucketMeta, bucketRecords, bucketAgents, bucketDue, bucketHistory, bucketCallbacks, bucketCallbackDue} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -146,6 +152,7 @@ func (s *Store) Close() error {
 // buckets are the buckets of one transaction.
 type buckets struct {
 	records, agents, due, history *bbolt.Bucket
+	callbacks, callbackDue        *bbolt.Bucket
 }
 
 func bucketsOf(tx *bbolt.Tx) buckets {
@@ -154,6 +161,9 @@ func bucketsOf(tx *bbolt.Tx) buckets {
 		agents:  tx.Bucket(bucketAgents),
 		due:     tx.Bucket(bucketDue),
 		history: tx.Bucket(bucketHistory),
+
+		callbacks:   tx.Bucket(bucketCallbacks),
+		callbackDue: tx.Bucket(bucketCallbackDue),
 	}
 }
 

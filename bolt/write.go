@@ -180,25 +180,38 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 			return fmt.Errorf("bolt: ack %s: encoding the outcome: %w", a.ID, err)
 		}
 	}
+	var cb *callbackRow
+	if a.Callback != nil {
+		cb = newCallbackRow(a.Callback)
+	}
 	id := []byte(a.ID)
 	return s.update(ctx, func(b buckets) error {
 		if a.HistoryOnly {
 			h, err := lookup(b, "", a.ID)
-			if err != nil || entry == nil {
+			if err != nil {
 				return err
+			}
+			if entry == nil {
+				return putCallback(b, cb, 0)
 			}
 			h.histSeq++
 			if err := put(b.records, id, encodeRecord(h)); err != nil {
 				return err
 			}
-			return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
+			if err := appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit); err != nil {
+				return err
+			}
+			return putCallback(b, cb, h.histSeq)
 		}
 		h, err := fenced(b, a.ID, "", a.Version)
 		if err != nil {
 			return err
 		}
 		if a.Next.IsZero() {
-			return remove(b, a.ID, h)
+			if err := remove(b, a.ID, h); err != nil {
+				return err
+			}
+			return putCallback(b, cb, 0)
 		}
 		if h.hasNext {
 			if err := del(b.due, dueKey(h.next, a.ID)); err != nil {
@@ -219,9 +232,12 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 			return err
 		}
 		if entry == nil {
-			return nil
+			return putCallback(b, cb, 0)
 		}
-		return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
+		if err := appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit); err != nil {
+			return err
+		}
+		return putCallback(b, cb, h.histSeq)
 	})
 }
 
