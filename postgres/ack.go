@@ -68,18 +68,32 @@ func (s *Store) Ack(ctx context.Context, p tickler.AckParams) error {
 // *exists.
 func (s *Store) queue(b *pgx.Batch, op *ackOp, n *int64, exists *bool) {
 	p := op.p
+	cb := callbackArgs(p.Callback)
 	var q *pgx.QueuedQuery
 	switch {
 	case p.HistoryOnly && op.outcome == nil:
-		q = b.Queue(s.sql.ackExists, p.ID)
+		q = b.Queue(s.sql.ackExists, append([]any{p.ID}, cb...)...)
 	case p.HistoryOnly:
-		q = b.Queue(s.sql.ackHistory, p.ID, op.outcome, p.HistoryLimit)
+		q = b.Queue(s.sql.ackHistory, append([]any{p.ID, op.outcome, p.HistoryLimit}, cb...)...)
 	case p.Next.IsZero():
-		q = b.Queue(s.sql.ackDelete, p.ID, int64(p.Version), op.node)
+		q = b.Queue(s.sql.ackDelete, append([]any{p.ID, int64(p.Version), op.node}, cb...)...)
 	default:
-		q = b.Queue(s.sql.ackAdvance, p.ID, int64(p.Version), op.node, p.Next, op.outcome, p.HistoryLimit)
+		q = b.Queue(s.sql.ackAdvance, append([]any{p.ID, int64(p.Version), op.node, p.Next, op.outcome, p.HistoryLimit}, cb...)...)
 	}
 	q.QueryRow(func(r pgx.Row) error { return r.Scan(n, exists) })
+}
+
+// callbackArgs are the parameters of an ack statement's callback (see
+// callbackCTE): all NULL without one.
+func callbackArgs(cb *tickler.Callback) []any {
+	if cb == nil {
+		return []any{nil, nil, nil, nil, nil}
+	}
+	var outcome any
+	if cb.OutcomeID != "" {
+		outcome = cb.OutcomeID
+	}
+	return []any{cb.ID, outcome, cb.URL, cb.Key, []byte(cb.Payload)}
 }
 
 // ackResult is the error of an ack that ran: nil if it applied.

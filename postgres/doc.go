@@ -25,6 +25,16 @@
 //	           (agent_id, id); (next_at, id) where format <> 1
 //	history    (schedule_id, seq) pk -> outcome (json); deleted with the record
 //	nodes      id (pk) -> lease_until, started_at
+//	callbacks  id (pk) -> schedule_id, outcome_id, hist_seq, url, key,
+//	           payload (bytea), attempts, next_attempt; index
+//	           (next_attempt, id); no foreign key: a callback outlives its
+//	           schedule
+//
+// callbacks is the outbox of [tickler.CallbackOutbox]: the ack statements
+// insert an occurrence's callback in the statement that acks it, so a
+// fenced-off ack writes none; ClaimCallbacks leases due callbacks on the
+// database's clock, skipping rows another node's claim has locked; and
+// FinishCallback writes a callback's status into its history entry.
 //
 // Ids compare byte by byte (COLLATE "C"), as Go strings do. Instants are
 // kept at microsecond precision (timestamptz), except PausedAt, kept in

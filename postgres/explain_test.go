@@ -42,8 +42,8 @@ func TestPlansUseTheIndexes(t *testing.T) {
 		{"claim", "Index Scan using schedules_due on schedules s ", []any{node, window, nil, nil, nil, 10000}},
 		{"claimAfter", "Index Scan using schedules_due on schedules s ", []any{node, window, nil, time.Now(), "r000000500", 10000}},
 		{"confirm", "Index Scan using schedules_pkey", []any{"r000000042", node}},
-		{"ackAdvance", "Index Scan using schedules_pkey", []any{"r000000042", 1, node, time.Now().Add(time.Minute), nil, 0}},
-		{"ackDelete", "Index Scan using schedules_pkey", []any{"r000000043", 1, node}},
+		{"ackAdvance", "Index Scan using schedules_pkey", []any{"r000000042", 1, node, time.Now().Add(time.Minute), nil, 0, nil, nil, nil, nil, nil}},
+		{"ackDelete", "Index Scan using schedules_pkey", []any{"r000000043", 1, node, nil, nil, nil, nil, nil}},
 	} {
 		// Run in a transaction rolled back, so that each plan sees the
 		// same table: EXPLAIN ANALYZE executes the statement.

@@ -1,6 +1,9 @@
 package postgres
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // statements are the store's SQL, each naming the schema. Parameters
 // that are uuids are passed as text and cast; durations as microseconds.
@@ -75,6 +78,22 @@ SELECT p.db_now, p.live,
 	(SELECT max(next_at) FROM beyond),
 	coalesce((SELECT array_agg(id) FROM damaged), '{}')
 FROM p`
+
+// callbackCTE is the CTE c of an ack statement that inserts the ack's
+// callback once the ack applied (u holds its row), if the ack carries
+// one: $n id (NULL: none), $n+1 outcome id, $n+2 url, $n+3 key, $n+4
+// payload; seq is the history entry's sequence, read from u. The
+// callback is due at once, on the database's clock.
+func callbackCTE(n int, seq string) string {
+	p := func(i int) string { return "$" + strconv.Itoa(n+i) }
+	return `c AS (
+			INSERT INTO {schema}.callbacks (id, schedule_id, outcome_id, hist_seq, url, key, payload, next_attempt)
+			SELECT ` + p(0) + `::text, u.id, ` + p(1) + `::text, CASE WHEN ` + p(1) + `::text IS NULL THEN NULL ELSE ` + seq + ` END,
+				` + p(2) + `::text, ` + p(3) + `::text, ` + p(4) + `::bytea, now()
+			FROM u WHERE ` + p(0) + `::text IS NOT NULL
+			ON CONFLICT (id) DO NOTHING
+		)`
+}
 
 // notifySoon is a CTE n that notifies the other nodes of a row in w due
 // within the hint horizon: $hints says whether hints are on, $horizon is
@@ -172,8 +191,9 @@ func newStatements(schema string) statements {
 			FROM {schema}.schedules WHERE id = $1`),
 
 		// Each ack statement returns (applied, exists). $1 id, $2 version,
-		// $3 node, $4 next_at, $5 outcome or NULL, $6 history limit. The
-		// EXISTS reads the snapshot before the change.
+		// $3 node, $4 next_at, $5 outcome or NULL, $6 history limit, then
+		// the callback (see callbackCTE). The EXISTS reads the snapshot
+		// before the change.
 		ackAdvance: r.Replace(`WITH u AS (
 			UPDATE {schema}.schedules
 			SET next_at = $4, version = version + 1,
@@ -186,15 +206,15 @@ func newStatements(schema string) statements {
 		), t AS (
 			DELETE FROM {schema}.history
 			WHERE $5::json IS NOT NULL AND schedule_id = $1 AND seq <= (SELECT hist_seq FROM u) - $6::bigint
-		)
+		), ` + callbackCTE(7, `CASE WHEN $5::json IS NULL THEN NULL ELSE u.hist_seq END`) + `
 		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
 		ackDelete: r.Replace(`WITH u AS (
 			DELETE FROM {schema}.schedules
 			WHERE id = $1 AND version = $2 AND (owner IS NULL OR owner = $3::uuid)
 			RETURNING id
-		)
+		), ` + callbackCTE(4, `NULL::bigint`) + `
 		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
-		// $1 id, $2 outcome, $3 history limit: no fences.
+		// $1 id, $2 outcome, $3 history limit, then the callback: no fences.
 		ackHistory: r.Replace(`WITH u AS (
 			UPDATE {schema}.schedules SET hist_seq = hist_seq + 1 WHERE id = $1
 			RETURNING id, hist_seq
@@ -204,8 +224,12 @@ func newStatements(schema string) statements {
 		), t AS (
 			DELETE FROM {schema}.history
 			WHERE schedule_id = $1 AND seq <= (SELECT hist_seq FROM u) - $3::bigint
-		)
+		), ` + callbackCTE(4, `u.hist_seq`) + `
 		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
-		ackExists: r.Replace(`SELECT count(*), count(*) > 0 FROM {schema}.schedules WHERE id = $1`),
+		// $1 id, then the callback.
+		ackExists: r.Replace(`WITH u AS (
+			SELECT id FROM {schema}.schedules WHERE id = $1
+		), ` + callbackCTE(2, `NULL::bigint`) + `
+		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM u)`),
 	}
 }

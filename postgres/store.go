@@ -24,6 +24,8 @@ type Store struct {
 	sql  statements
 	// agents are the statements of the agent slots (agents.go).
 	agents agentSQL
+	// outbox are the statements of the callback outbox (outbox.go).
+	outbox outboxSQL
 	// self is the payload of this Store's notifications, so that its
 	// listener ignores them; it never changes.
 	self string
@@ -71,6 +73,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		o:       o,
 		sql:     newStatements(o.quoted()),
 		agents:  newAgentSQL(o.quoted()),
+		outbox:  newOutboxSQL(o.quoted()),
 		self:    uuid.NewString(),
 		acks:    make(chan *ackOp),
 		stopped: make(chan struct{}),
