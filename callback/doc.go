@@ -25,6 +25,37 @@
 // Idempotency-Key header repeats, and treat the delivery history as the
 // record.
 //
+// # Callbacks that survive a crash: the outbox
+//
+// Queued in memory, a callback is lost when the process dies or its
+// host's queue is full. A store that implements [tickler.CallbackOutbox]
+// (memory, bolt, postgres) can keep it instead, written in the same commit
+// as the occurrence's ack:
+//
+//	cb := callback.New(callback.WithOutbox(store))
+//	s, err := tickler.New(store, deliverer,
+//		tickler.WithCallbackOutbox(), tickler.WithEventHandler(cb.Handle))
+//
+// The scheduler then builds the [Payload] itself and the ack stores it;
+// the event says so ([tickler.Event].CallbackQueued), and Handle sends
+// nothing for it but wakes the sender, which claims what is due from the
+// outbox (also every [WithOutboxPoll]) with a lease ([WithOutboxLease]),
+// and sends it through the same host queues, breakers, signatures and
+// timeouts as any callback. A failed attempt to be retried goes back to
+// the outbox with its backoff; the end, sent or failed, is recorded there
+// and in the occurrence's history entry ([tickler.Outcome].Callback, when
+// the history keeps one: a one-time message's history goes with it). A
+// callback its host's queue cannot take waits in the outbox: nothing is
+// dropped. So each callback is sent at least once, after a crash too, with
+// the occurrence's idempotency key; a receiver may still see it twice (a
+// crash after the POST and before its end was recorded, a lease that
+// ended while its callback waited behind a breaker).
+//
+// Without [tickler.WithCallbackOutbox], or over a store without an
+// outbox, callbacks go through Handle as below. An ack refused because
+// the message was deleted or changed meanwhile writes no callback, and its
+// event is sent through Handle, as without the outbox.
+//
 // # Signatures
 //
 // With [WithSigningSecret] (a Standard Webhooks secret, "whsec_…"; create

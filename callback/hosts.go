@@ -139,7 +139,11 @@ func (s *Sender) admitLocked(j *job) (why string) {
 		return "the host's queue is full"
 	}
 	j.host = h
-	h.waiting = append(h.waiting, j)
+	if j.attempts > 0 { // a retry, back from the outbox: it goes first
+		h.retrying = append(h.retrying, j)
+	} else {
+		h.waiting = append(h.waiting, j)
+	}
 	s.held++
 	s.readyLocked(h)
 	return ""
@@ -195,10 +199,16 @@ func (s *Sender) settle(j *job, retry bool) {
 	h.sending--
 	news := s.breakerLocked(h, j, retry)
 	again := false
+	back, delay := false, time.Duration(0) // handed back to the outbox, due after delay
 	switch {
 	case j.err == nil:
+	case j.outboxID != "" && s.cancelled:
+		back = true // cut short by Close: the next sender tries again
 	case s.cancelled:
 		j.err = fmt.Errorf("%w (closing after %d attempts)", j.err, j.attempts)
+	case j.outboxID != "" && retry && j.attempts <= s.o.retries:
+		// The outbox keeps its backoff, which then outlives a crash.
+		back, delay = true, s.backoff.Delay(j.attempts)
 	case retry && j.attempts <= s.o.retries:
 		again = true
 		h.delayed[j] = struct{}{}
@@ -216,6 +226,10 @@ func (s *Sender) settle(j *job, retry bool) {
 	}
 	failures, coolDown := h.failures, h.coolDown
 	s.mu.Unlock()
+	if back {
+		s.handBack(j, delay, true)
+		again = true // not ended: neither counted nor reported
+	}
 	switch news {
 	case "open":
 		s.o.logger.Warn("callback: circuit open: the host's callbacks wait", "host", h.key, "failures", failures, "cool_down", coolDown)
@@ -339,6 +353,17 @@ func (s *Sender) abandon(cause error) {
 		clear(h.delayed)
 	}
 	s.ready = nil
+	var back []*job // the outbox's: handed back, not failed
+	kept := left[:0]
+	for _, j := range left {
+		if j.outboxID != "" {
+			back = append(back, j)
+			s.endLocked(j)
+		} else {
+			kept = append(kept, j)
+		}
+	}
+	left = kept
 	for _, j := range left {
 		if j.err == nil {
 			j.err = fmt.Errorf("%w (%w)", errClosing, cause)
@@ -348,6 +373,9 @@ func (s *Sender) abandon(cause error) {
 		s.endLocked(j)
 	}
 	s.mu.Unlock()
+	for _, j := range back {
+		s.handBack(j, 0, true)
+	}
 	for _, j := range left {
 		s.end(j)
 	}

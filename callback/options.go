@@ -25,6 +25,9 @@ const (
 	// Deprecated: use [DefaultHostQueue].
 	DefaultQueueSize = DefaultHostQueue
 
+	DefaultOutboxPoll  = time.Second
+	DefaultOutboxLease = 5 * time.Minute
+
 	DefaultBreakerFailures    = 5
 	DefaultBreakerCoolDown    = 30 * time.Second
 	DefaultBreakerCoolDownCap = 10 * time.Minute
@@ -51,6 +54,9 @@ type options struct {
 	secret       *stdwebhook.Secret
 	logger       *slog.Logger
 	report       func(Report)
+	outbox       tickler.CallbackOutbox
+	outboxPoll   time.Duration
+	outboxLease  time.Duration
 	err          error // the first option that cannot be used; NewSender returns it
 }
 
@@ -66,6 +72,8 @@ func defaultOptions() options {
 		failures:    DefaultBreakerFailures,
 		coolDown:    DefaultBreakerCoolDown,
 		coolDownCap: DefaultBreakerCoolDownCap,
+		outboxPoll:  DefaultOutboxPoll,
+		outboxLease: DefaultOutboxLease,
 		clock:       tickler.SystemClock{},
 		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -204,3 +212,43 @@ func WithLogger(l *slog.Logger) Option {
 // [Report].Dropped set). fn must not block: the worker, Close or the
 // scheduler's event loop waits for it.
 func WithReporter(fn func(Report)) Option { return func(o *options) { o.report = fn } }
+
+// WithOutbox makes the sender drain a store's callback outbox (see
+// [tickler.CallbackOutbox] and [tickler.WithCallbackOutbox]): it claims
+// what is due when [Sender.Handle] sees an event whose callback the store
+// holds, and at least every [WithOutboxPoll], and sends it like any
+// callback, through its host's queue, limits and breaker, signed if the
+// sender signs. A failed attempt to be retried goes back to the outbox
+// with its backoff; the end (sent, or failed for good) is recorded there,
+// in the occurrence's history. A callback its host's queue cannot take
+// waits in the outbox instead of being dropped. Close hands the callbacks
+// that wait back to the outbox at once, and waits for the attempts in
+// flight. Events whose callback is not in the outbox are sent as without
+// this option.
+func WithOutbox(ob tickler.CallbackOutbox) Option { return func(o *options) { o.outbox = ob } }
+
+// WithOutboxPoll sets how often the sender claims from its outbox when
+// nothing woke it (default [DefaultOutboxPoll]): it bounds how late a
+// retry, a callback written by another node, or one left by a sender that
+// died, is sent.
+func WithOutboxPoll(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.outboxPoll = d
+		}
+	}
+}
+
+// WithOutboxLease sets how long a callback claimed from the outbox is the
+// sender's (default [DefaultOutboxLease]): another sender (another node)
+// claims it only after the lease ends, and a sender that died leaves it
+// for that long. A callback that waits longer than the lease in this
+// sender (behind an open breaker) may be claimed by another sender and
+// sent by both; receivers deduplicate on the idempotency key.
+func WithOutboxLease(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.outboxLease = d
+		}
+	}
+}

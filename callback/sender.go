@@ -3,7 +3,6 @@ package callback
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,30 +17,11 @@ import (
 	"github.com/tickler-go/tickler/internal/wire"
 )
 
-// Payload is the JSON body POSTed to a callback URL when a delivery ends.
-// Every field is always present; response, run_id and error are null when
-// there is nothing to say.
-type Payload struct {
-	ScheduledMessageID string `json:"scheduled_message_id"`
-	AgentID            string `json:"agent_id"`
-	// Occurrence is the instant the occurrence was due, in
-	// [tickler.TimeLayout].
-	Occurrence string `json:"occurrence"`
-	// IdempotencyKey is the delivery's key; it is also sent as the
-	// Idempotency-Key header. A receiver may see the same key more than
-	// once (a retried callback, or a redelivered occurrence).
-	IdempotencyKey string `json:"idempotency_key"`
-	// Status is "success" or "failed".
-	Status tickler.Status `json:"status"`
-	// Attempts is how many times the Deliverer was called.
-	Attempts int `json:"attempts"`
-	// Response is the Deliverer's [tickler.Result.Response] as JSON.
-	Response json.RawMessage `json:"response"`
-	// RunID is the Deliverer's [tickler.Result.RunID].
-	RunID *string `json:"run_id"`
-	// Error is the last delivery error of a failed occurrence.
-	Error *string `json:"error"`
-}
+// Payload is the JSON body POSTed to a callback URL when a delivery ends:
+// [tickler.CallbackPayload], which the scheduler also builds for a store's
+// outbox. Every field is always present; response, run_id and error are
+// null when there is nothing to say.
+type Payload = tickler.CallbackPayload
 
 // Report says how one callback ended; see [WithReporter].
 type Report struct {
@@ -128,6 +108,9 @@ type Sender struct {
 	dropsBy   map[string]uint64 // dropped callbacks by host key
 
 	sent, failed, dropped atomic.Uint64
+
+	ob        *outboxState // the outbox drained (outbox.go); nil without
+	unDrained atomic.Bool  // warned that callbacks wait in an outbox no one drains
 }
 
 // job is one callback. It is in exactly one place at a time: a host's
@@ -147,6 +130,9 @@ type job struct {
 	status   int
 	err      error
 	probe    bool // the attempt in flight is its host's breaker probe
+	// outboxID is the id of a callback claimed from the outbox; "" for
+	// one that came from an event.
+	outboxID string
 }
 
 // NewSender returns a sender and starts its workers, or the error of an
@@ -190,6 +176,9 @@ func NewSender(opts ...Option) (*Sender, error) {
 		s.workers.Add(1)
 		go s.work()
 	}
+	if o.outbox != nil {
+		s.startOutbox()
+	}
 	return s, nil
 }
 
@@ -218,40 +207,18 @@ func New(opts ...Option) *Sender {
 // [Stats].Dropped and [HostStats].Dropped, logged as a warning with its
 // host, and reported with [Report].Dropped set.
 func (s *Sender) Handle(ev tickler.Event) {
-	if ev.CallbackURL == "" {
+	if ev.CallbackQueued {
+		// The store's outbox holds it: the sender draining the outbox
+		// sends it. Look there now rather than at the next poll.
+		s.poke()
 		return
 	}
-	p := Payload{
-		ScheduledMessageID: ev.ScheduledMessageID,
-		AgentID:            ev.AgentID,
-		IdempotencyKey:     ev.IdempotencyKey,
-		Attempts:           ev.Attempt,
-	}
-	if t := tickler.FormatTime(ev.Occurrence); t != nil {
-		p.Occurrence = *t
-	}
-	switch ev.Kind {
-	case tickler.EventDelivered:
-		p.Status = tickler.StatusSuccess
-		if ev.Result.Response != nil {
-			b, err := wire.Marshal(ev.Result.Response)
-			if err != nil {
-				s.o.logger.Warn("callback: the delivery's response is not JSON; sending null", "id", ev.ScheduledMessageID, "err", err)
-			} else {
-				p.Response = b
-			}
-		}
-		if ev.Result.RunID != "" {
-			p.RunID = &ev.Result.RunID
-		}
-	case tickler.EventGaveUp:
-		p.Status = tickler.StatusFailed
-		if ev.Err != nil {
-			msg := ev.Err.Error()
-			p.Error = &msg
-		}
-	default:
+	p, ok := tickler.CallbackPayloadOf(ev)
+	if !ok {
 		return
+	}
+	if ev.Kind == tickler.EventDelivered && ev.Result.Response != nil && p.Response == nil {
+		s.o.logger.Warn("callback: the delivery's response is not JSON; sending null", "id", ev.ScheduledMessageID)
 	}
 	body, err := wire.Marshal(p)
 	if err != nil { // cannot happen: every field marshals
@@ -305,6 +272,7 @@ func (s *Sender) HostStats() map[string]HostStats {
 // returns ctx's error. Call it after the scheduler has stopped, so that no
 // event arrives after it. Calling it again returns nil.
 func (s *Sender) Close(ctx context.Context) error {
+	s.stopOutbox()
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
@@ -346,8 +314,12 @@ func (s *Sender) work() {
 }
 
 // end counts, logs and reports a callback that has ended, after
-// endLocked. It must be called without mu held.
+// endLocked, and records the end of one from the outbox there. It must be
+// called without mu held.
 func (s *Sender) end(j *job) {
+	if j.outboxID != "" {
+		s.endOutbox(j)
+	}
 	rep := Report{URL: j.shown, Host: j.key, Payload: j.payload, Attempts: j.attempts, StatusCode: j.status, Err: j.err}
 	if rep.Err == nil {
 		s.sent.Add(1)
