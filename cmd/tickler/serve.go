@@ -91,19 +91,27 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 	if cfg.CallbackSecret != "" {
 		cbOpts = append(cbOpts, callback.WithSigningSecret(cfg.CallbackSecret))
 	}
+	// Callbacks go through the store's outbox (bolt and postgres keep
+	// one): written with the ack, they survive a crash, and over postgres
+	// any node sends them.
+	var schedOpts []tickler.Option
+	if ob, ok := store.Store.(tickler.CallbackOutbox); ok {
+		cbOpts = append(cbOpts, callback.WithOutbox(ob))
+		schedOpts = append(schedOpts, tickler.WithCallbackOutbox())
+	}
 	cb, err := callback.NewSender(cbOpts...)
 	if err != nil {
 		return fmt.Errorf("callbacks: %w", err)
 	}
 	// The store itself, not its wrapper: the scheduler asserts what the
 	// store can do (SharedStore, AdminStore...) on what it is given.
-	s, err := tickler.New(store.Store, deliverer,
+	s, err := tickler.New(store.Store, deliverer, append(schedOpts,
 		tickler.WithLogger(log),
 		tickler.WithEventHandler(ticklerotel.Handlers(cb.Handle, metrics.Handle)),
 		tickler.WithAgentConcurrency(cfg.agentConcurrency()),
 		tickler.WithMaxSchedulesPerAgent(cfg.MaxPerAgent),
 		tickler.WithDeliveryTimeout(deliveryTimeout),
-	)
+	)...)
 	if err != nil {
 		return err
 	}
