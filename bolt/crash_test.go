@@ -8,7 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +24,7 @@ import (
 
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/bolt"
+	"github.com/tickler-go/tickler/callback"
 )
 
 // The crash test runs a scheduler over a bolt file in a child process (this
@@ -36,6 +40,13 @@ import (
 //   - the delivery log, a file appended and fsynced by the Deliverer before
 //     it returns: "D run seq id key occurrence-ms wall-ms".
 //
+// Every schedule has a callback_url: an HTTP receiver in the parent, which
+// counts the callbacks by idempotency key. The children write callbacks to
+// the store's outbox with each ack and send them from it, so every
+// occurrence whose ack was recorded gets its callback, whatever kill came
+// between the ack and the send; the check also accepts one still in the
+// outbox the last child left (sent at least once, eventually).
+//
 // seq is one counter per child, taken by the Deliverer on its first line
 // and by the deleting goroutine right after Delete returned.
 
@@ -49,9 +60,13 @@ const (
 	crashEnvDir  = "TICKLER_BOLT_CRASH_DIR"
 	crashEnvRun  = "TICKLER_BOLT_CRASH_RUN"
 	crashEnvSeed = "TICKLER_BOLT_CRASH_SEED"
+	crashEnvHook = "TICKLER_BOLT_CRASH_HOOK" // the callback_url
 )
 
 var crashAgents = []string{"agent-a", "agent-b", "agent-c"}
+
+// crashLease is the children's lease on the callbacks they claim.
+const crashLease = time.Second
 
 func TestCrashRecovery(t *testing.T) {
 	if os.Getenv(crashEnvMode) != "" {
@@ -65,13 +80,14 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("seed %d (rerun with -crash.seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	dir := t.TempDir()
+	hook := newCrashReceiver(t)
 
 	var out []string // the stdout lines of every child, in order
 	for run := 1; run <= *crashKills; run++ {
 		killAfter := time.Duration(1+rng.Int64N(1200)) * time.Millisecond
-		out = append(out, runChild(t, dir, "work", run, rng.Uint64(), killAfter)...)
+		out = append(out, runChild(t, dir, hook.URL, "work", run, rng.Uint64(), killAfter)...)
 	}
-	out = append(out, runChild(t, dir, "drain", *crashKills+1, rng.Uint64(), 0)...)
+	out = append(out, runChild(t, dir, hook.URL, "drain", *crashKills+1, rng.Uint64(), 0)...)
 
 	st, err := bolt.Open(filepath.Join(dir, "tickler.db"))
 	if err != nil {
@@ -82,7 +98,34 @@ func TestCrashRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCrashRun(t, st, out, string(log))
+	checkCrashRun(t, st, out, string(log), hook.keys())
+}
+
+// crashReceiver is the callback_url of every schedule: it counts the
+// callbacks it receives by Idempotency-Key, and answers 204.
+type crashReceiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func newCrashReceiver(t *testing.T) *crashReceiver {
+	rc := &crashReceiver{seen: map[string]int{}}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		rc.mu.Lock()
+		rc.seen[r.Header.Get("Idempotency-Key")]++
+		rc.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *crashReceiver) keys() map[string]int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return maps.Clone(rc.seen)
 }
 
 // runChild runs the child in mode, kills it after killAfter (a drain run
@@ -90,7 +133,7 @@ func TestCrashRecovery(t *testing.T) {
 // lines. A data race or a panic reported on its stderr fails the test, and
 // so does a work run that ends before it is killed or a drain run that
 // fails.
-func runChild(t *testing.T, dir, mode string, run int, seed uint64, killAfter time.Duration) []string {
+func runChild(t *testing.T, dir, hook, mode string, run int, seed uint64, killAfter time.Duration) []string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=2m")
 	cmd.Env = append(os.Environ(),
@@ -98,6 +141,7 @@ func runChild(t *testing.T, dir, mode string, run int, seed uint64, killAfter ti
 		crashEnvDir+"="+dir,
 		crashEnvRun+"="+strconv.Itoa(run),
 		crashEnvSeed+"="+strconv.FormatUint(seed, 10),
+		crashEnvHook+"="+hook,
 	)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -152,7 +196,7 @@ type crashCreate struct {
 
 // checkCrashRun checks the promises against the children's stdout lines
 // out, the delivery log, and the store left after the drain run.
-func checkCrashRun(t *testing.T, st *bolt.Store, out []string, log string) {
+func checkCrashRun(t *testing.T, st *bolt.Store, out []string, log string, callbacks map[string]int) {
 	creates := map[string]crashCreate{}
 	deleteTried := map[string]bool{}
 	type ack struct {
@@ -300,8 +344,37 @@ func checkCrashRun(t *testing.T, st *bolt.Store, out []string, log string) {
 		}
 		checkCronCovered(t, id, c, byID[id], drainStart)
 	}
-	t.Logf("%d kills; %d creates acknowledged (%d one-time, %d cron), %d deletes acknowledged, %d deliveries",
-		*crashKills, len(creates), oneTime, cron, len(deleted), len(dels))
+	// Every delivered occurrence of a schedule no one tried to delete was
+	// acked in the end (the drain run delivers again what a kill cut short
+	// before its ack), so its callback was sent, or waits in the outbox.
+	left, err := st.ClaimCallbacks(ctx, tickler.ClaimCallbacksParams{Now: time.Now().Add(24 * time.Hour), Limit: 1 << 20, Lease: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := map[string]bool{}
+	for _, c := range left {
+		waiting[c.Key] = true
+	}
+	wanted, dupes := 0, 0
+	for key, runs := range seen {
+		id, _, _ := strings.Cut(key, "@")
+		if deleteTried[id] || len(runs) == 0 {
+			continue
+		}
+		wanted++
+		switch n := callbacks[key]; {
+		case n == 0 && !waiting[key]:
+			t.Errorf("occurrence %s was delivered and acked, and its callback was neither received nor kept in the outbox", key)
+		case n > 1:
+			dupes++
+		}
+	}
+	t.Logf("%d kills; %d creates acknowledged (%d one-time, %d cron), %d deletes acknowledged, %d deliveries; "+
+		"callbacks: %d occurrences owed one, %d keys received (%d more than once), %d left in the outbox",
+		*crashKills, len(creates), oneTime, cron, len(deleted), len(dels), wanted, len(callbacks), dupes, len(left))
+	if len(callbacks) == 0 {
+		t.Error("no callback was received: the test proves nothing about them")
+	}
 	if len(creates) == 0 || len(dels) == 0 {
 		t.Error("the children neither created nor delivered anything: the test proves nothing")
 	}
@@ -366,6 +439,7 @@ func TestCrashChild(t *testing.T) {
 
 type crashChild struct {
 	run   int
+	hook  string // the callback_url
 	seq   atomic.Int64
 	outMu sync.Mutex
 	logMu sync.Mutex
@@ -423,10 +497,15 @@ func (c *crashChild) main(dir, mode string) error {
 		return err
 	}
 	defer st.Close()
-	s, err := tickler.New(st, c, tickler.WithLookahead(200*time.Millisecond))
+	// A short lease: a killed child's claims end soon, and the next sends.
+	cb := callback.New(callback.AllowPrivate(), callback.WithOutbox(st),
+		callback.WithOutboxPoll(50*time.Millisecond), callback.WithOutboxLease(crashLease))
+	s, err := tickler.New(st, c, tickler.WithLookahead(200*time.Millisecond),
+		tickler.WithCallbackOutbox(), tickler.WithEventHandler(cb.Handle))
 	if err != nil {
 		return err
 	}
+	c.hook = os.Getenv(crashEnvHook)
 	drainStart := time.Now()
 	if err := s.Start(ctx); err != nil {
 		return err
@@ -438,7 +517,14 @@ func (c *crashChild) main(dir, mode string) error {
 		}
 		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		return s.Stop(stopCtx)
+		if err := s.Stop(stopCtx); err != nil {
+			return err
+		}
+		// Every lease a killed child held has ended: send what is left.
+		if err := c.drainOutbox(cb, st, drainStart); err != nil {
+			return err
+		}
+		return cb.Close(stopCtx)
 	}
 
 	// Work until killed: create one-time schedules due soon (and now and
@@ -486,7 +572,7 @@ func (c *crashChild) main(dir, mode string) error {
 					sched = tickler.At(time.Now().Add(time.Duration(50+c.intN(450)) * time.Millisecond))
 					at = strconv.FormatInt(*sched.ScheduledAt, 10)
 				}
-				sm, err := s.Create(ctx, agent, tickler.CreateRequest{Messages: userText("hi"), Schedule: sched})
+				sm, err := s.Create(ctx, agent, tickler.CreateRequest{Messages: userText("hi"), Schedule: sched, CallbackURL: c.hook})
 				if err != nil {
 					errs <- err
 					return
@@ -499,6 +585,27 @@ func (c *crashChild) main(dir, mode string) error {
 		}()
 	}
 	return <-errs
+}
+
+// drainOutbox returns once the outbox holds nothing due and the sender
+// holds nothing, after the leases of killed children have ended.
+func (c *crashChild) drainOutbox(cb *callback.Sender, st *bolt.Store, start time.Time) error {
+	time.Sleep(time.Until(start.Add(crashLease + 100*time.Millisecond)))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// A claim with no lease leaves what it finds due at once.
+		left, err := st.ClaimCallbacks(ctx, tickler.ClaimCallbacksParams{Now: time.Now(), Limit: 1, Lease: 0})
+		if err != nil {
+			return err
+		}
+		if len(left) == 0 && len(cb.HostStats()) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("callbacks still in the outbox after 30s: %+v; sender %+v", left, cb.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // drain returns once no one-time schedule is left and every recurring one
