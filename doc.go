@@ -27,6 +27,10 @@
 //     and the dispatcher never sleeps longer than [WithMaxSleep] before
 //     looking at the clock again.
 //   - Instants are representable up to [MaxScheduledAt] (2262-01-01).
+//   - With [WithCallbackOutbox], the callback of an occurrence that ends a
+//     delivery is written with its ack, in the same commit, to a store
+//     that implements [CallbackOutbox]; a crash after the ack does not
+//     lose it, and its sender records how it ended in the history entry.
 //
 // # How a firing flows
 //
@@ -55,6 +59,7 @@
 //	fire.go        one occurrence on a worker: load, misfire, deliver, record
 //	agents.go      the per-agent gate and the queue of triggered deliveries
 //	store.go       the Store seam and its parameter structs
+//	outbox.go      the callback outbox: CallbackPayload, Callback, CallbackOutbox
 //
 // # The window over the store
 //
