@@ -23,6 +23,7 @@ const claimRetry = time.Second
 type dispatcherConfig struct {
 	store   Store
 	shared  SharedStore // store, if several processes share it; else nil
+	batch   BatchAcker  // store, if it acks in batches; else nil
 	deliver Deliverer
 	clock   Clock
 	ids     *idGen
@@ -78,7 +79,10 @@ type dispatcher struct {
 	// events is the queue to the event handler, nil without one; workers
 	// send to it, its own goroutine drains it.
 	events *eventQueue
-	counts counters // atomic; see Stats
+	// recorder stores acks in batches over a BatchAcker, nil without one;
+	// workers add to it, its own goroutine drains it (recorder.go).
+	recorder *recorder
+	counts   counters // atomic; see Stats
 
 	mu sync.Mutex // guards everything below
 
@@ -89,6 +93,7 @@ type dispatcher struct {
 	later     []*job             // triggered jobs waiting for a retry, by at
 	agents    map[string]*agentGate
 	running   int // jobs on a worker
+	recording int // jobs off their worker whose ack waits for the recorder
 
 	// The window over the store; see window.go.
 	loaded    bool      // the first claim has been made
@@ -134,6 +139,9 @@ func newDispatcher(cfg dispatcherConfig) *dispatcher {
 		flights:   make(map[string]*flight),
 		triggered: make(map[*flight]string),
 		agents:    make(map[string]*agentGate),
+	}
+	if cfg.batch != nil {
+		d.recorder = newRecorder()
 	}
 	d.events = newEventQueue(cfg.onEvent, cfg.eventBuffer, func() {
 		d.mu.Lock()
@@ -283,6 +291,13 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		return
 	}
 	first <- nil
+	if d.recorder != nil {
+		go d.runRecorder(d.recorder)
+		defer func() {
+			// Every queued ack is stored before the jobs are all done.
+			go func() { d.wg.Wait(); close(d.recorder.kick) }()
+		}()
+	}
 	if d.events != nil {
 		go d.events.run(d.cfg.logger)
 		defer func() {
@@ -434,7 +449,7 @@ func (d *dispatcher) waitIdle(ctx context.Context) error {
 		n := unixNano(now)
 		at, ok := d.heap.peek()
 		idle := d.state != stateRunning ||
-			(d.running == 0 && !d.claiming && !d.needClaimLocked(now, now) && len(d.ready) == 0 && len(d.hints) == 0 &&
+			(d.running == 0 && d.recording == 0 && !d.claiming && !d.needClaimLocked(now, now) && len(d.ready) == 0 && len(d.hints) == 0 &&
 				(d.events == nil || d.events.pending.Load() == 0) &&
 				(!ok || at > n) && (len(d.later) == 0 || d.later[0].at > n))
 		if !idle && d.changed == nil {

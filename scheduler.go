@@ -36,9 +36,11 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 	}
 	s := &Scheduler{store: store, deliver: deliverer, o: o, ids: &idGen{}}
 	shared, _ := store.(SharedStore)
+	batch, _ := store.(BatchAcker)
 	s.d = newDispatcher(dispatcherConfig{
 		store:            store,
 		shared:           shared,
+		batch:            batch,
 		deliver:          deliverer,
 		clock:            o.clock,
 		ids:              s.ids,

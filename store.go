@@ -124,6 +124,25 @@ type SharedStore interface {
 	Hints() <-chan struct{}
 }
 
+// BatchAcker is a [Store] that records many occurrences in one call, so
+// that a durable store commits them together (many acks per fsync). The
+// dispatcher detects it: with a BatchAcker, a worker hands the outcome of
+// an occurrence to the dispatcher's recorder and is free again, and the
+// recorder stores every outcome queued meanwhile with one AckMany.
+//
+// It is optional: a store without it is acked one occurrence at a time,
+// by the worker that fired it.
+type BatchAcker interface {
+	Store
+	// AckMany applies each ack as [Store.Ack] would, independently: it
+	// returns one error per ack, in order (nil when it applied), and one
+	// ack refused (ErrNotFound, ErrConflict) or failed changes nothing of
+	// its own and nothing of the others. Every ack that applied is as
+	// durable when AckMany returns as one whose Ack returned. Acks of the
+	// same record apply in order. It keeps nothing acks refers to.
+	AckMany(ctx context.Context, acks []AckParams) []error
+}
+
 // CreateParams are the conditions of [Store.Create].
 type CreateParams struct {
 	// MaxPerAgent, when positive, is how many records the agent may have:

@@ -173,56 +173,92 @@ func trimHistory(hist *bbolt.Bucket, id string, upTo uint64) error {
 // the record's version and next occurrence as they are. A record that
 // cannot be decoded returns a *[RecordError] and is left as is.
 func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
+	fn, err := ackWrite(a)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, fn)
+}
+
+// AckMany implements [tickler.BatchAcker]: each ack is a write of its own,
+// applied as Ack applies it and failing alone, and all of them are
+// submitted to the committer at once, so that they share commits (one
+// fsync for most batches). It returns once every ack is fsynced or failed.
+func (s *Store) AckMany(ctx context.Context, acks []tickler.AckParams) []error {
+	fns := make([]func(*bbolt.Tx) error, 0, len(acks))
+	errs := make([]error, len(acks))
+	idx := make([]int, 0, len(acks))
+	for i, a := range acks {
+		fn, err := ackWrite(a)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		fns = append(fns, fn)
+		idx = append(idx, i)
+	}
+	for k, err := range s.writeMany(ctx, fns) {
+		errs[idx[k]] = err
+	}
+	return errs
+}
+
+// ackWrite returns the write of an ack, its outcome encoded beforehand.
+func ackWrite(a tickler.AckParams) (func(*bbolt.Tx) error, error) {
 	var entry []byte
 	if a.Outcome != nil && a.HistoryLimit > 0 {
 		var err error
 		if entry, err = encodeOutcome(a.Outcome); err != nil {
-			return fmt.Errorf("bolt: ack %s: encoding the outcome: %w", a.ID, err)
+			return nil, fmt.Errorf("bolt: ack %s: encoding the outcome: %w", a.ID, err)
 		}
 	}
 	id := []byte(a.ID)
-	return s.update(ctx, func(b buckets) error {
-		if a.HistoryOnly {
-			h, err := lookup(b, "", a.ID)
-			if err != nil || entry == nil {
-				return err
-			}
-			h.histSeq++
-			if err := put(b.records, id, encodeRecord(h)); err != nil {
-				return err
-			}
-			return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
-		}
-		h, err := fenced(b, a.ID, "", a.Version)
-		if err != nil {
+	return func(tx *bbolt.Tx) error { return ack(bucketsOf(tx), a, id, entry) }, nil
+}
+
+// ack applies a in the transaction of b; entry is its encoded outcome, or
+// nil if none is to be kept.
+func ack(b buckets, a tickler.AckParams, id, entry []byte) error {
+	if a.HistoryOnly {
+		h, err := lookup(b, "", a.ID)
+		if err != nil || entry == nil {
 			return err
 		}
-		if a.Next.IsZero() {
-			return remove(b, a.ID, h)
-		}
-		if h.hasNext {
-			if err := del(b.due, dueKey(h.next, a.ID)); err != nil {
-				return err
-			}
-		}
-		h.version++
-		h.hasNext, h.next = true, a.Next.UnixNano()
-		if entry != nil {
-			h.histSeq++
-		}
-		// Encode before the first put: h.body aliases the stored value.
-		nv := encodeRecord(h)
-		if err := put(b.records, id, nv); err != nil {
+		h.histSeq++
+		if err := put(b.records, id, encodeRecord(h)); err != nil {
 			return err
-		}
-		if err := put(b.due, dueKey(h.next, a.ID), nil); err != nil {
-			return err
-		}
-		if entry == nil {
-			return nil
 		}
 		return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
-	})
+	}
+	h, err := fenced(b, a.ID, "", a.Version)
+	if err != nil {
+		return err
+	}
+	if a.Next.IsZero() {
+		return remove(b, a.ID, h)
+	}
+	if h.hasNext {
+		if err := del(b.due, dueKey(h.next, a.ID)); err != nil {
+			return err
+		}
+	}
+	h.version++
+	h.hasNext, h.next = true, a.Next.UnixNano()
+	if entry != nil {
+		h.histSeq++
+	}
+	// Encode before the first put: h.body aliases the stored value.
+	nv := encodeRecord(h)
+	if err := put(b.records, id, nv); err != nil {
+		return err
+	}
+	if err := put(b.due, dueKey(h.next, a.ID), nil); err != nil {
+		return err
+	}
+	if entry == nil {
+		return nil
+	}
+	return appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit)
 }
 
 // appendHistory stores entry as the history entry seq of the record id and

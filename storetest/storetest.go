@@ -10,6 +10,10 @@
 // database) runs it with [RunWith] and a [Config.Damage] hook, so that the
 // suite also checks what Get and Claim do with such a record.
 //
+// A store that implements an optional interface of tickler
+// ([tickler.BatchAcker]) also runs that interface's group of subtests;
+// one that does not skips it.
+//
 // Every subtest runs in parallel with the others, on its own store.
 package storetest
 
@@ -84,6 +88,13 @@ func RunWith(t *testing.T, cfg Config) {
 			tc.fn(t, cfg.New(t))
 		})
 	}
+	t.Run("BatchAcker", func(t *testing.T) {
+		t.Parallel()
+		if _, ok := cfg.New(t).(tickler.BatchAcker); !ok {
+			t.Skip("the store is not a tickler.BatchAcker")
+		}
+		runBatchAcker(t, cfg)
+	})
 	t.Run("ResultsValidBesideErrDamaged", func(t *testing.T) {
 		t.Parallel()
 		if cfg.Damage == nil {
