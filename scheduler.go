@@ -86,6 +86,21 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 	if err := checkAgentID(agentID); err != nil {
 		return nil, err
 	}
+	r, err := s.newRecord(agentID, &req, s.o.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	// The store copies r (or encodes it): req and the returned message
+	// share slices, but neither shares anything with what is stored.
+	if err := s.create(ctx, r); err != nil {
+		return nil, err
+	}
+	s.d.offer(Due{ID: r.ID, At: r.Next, Version: r.Version})
+	return r.scheduled(), nil
+}
+
+// newRecord validates req and returns the record that stores it.
+func (s *Scheduler) newRecord(agentID string, req *CreateRequest, now time.Time) (*Record, error) {
 	msg := req.message()
 	if err := msg.validate(); err != nil {
 		return nil, err
@@ -95,7 +110,6 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 			return nil, err
 		}
 	}
-	now := s.o.clock.Now()
 	trig, first, err := req.Schedule.first(now)
 	if err != nil {
 		return nil, err
@@ -103,7 +117,7 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 	if err := s.checkLimits(&msg, trig, first); err != nil {
 		return nil, err
 	}
-	r := &Record{
+	return &Record{
 		ID:       s.ids.next(now),
 		AgentID:  agentID,
 		Message:  msg,
@@ -111,14 +125,7 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 		Retry:    clonePtr(req.Retry),
 		Next:     first,
 		Version:  1,
-	}
-	// The store copies r (or encodes it): req and the returned message
-	// share slices, but neither shares anything with what is stored.
-	if err := s.create(ctx, r); err != nil {
-		return nil, err
-	}
-	s.d.offer(Due{ID: r.ID, At: r.Next, Version: r.Version})
-	return r.scheduled(), nil
+	}, nil
 }
 
 // create stores r; the store enforces the per-agent limit with the insert.

@@ -59,7 +59,11 @@ type Store struct {
 	closed        bool
 }
 
-var _ tickler.BatchAcker = (*Store)(nil)
+var (
+	_ tickler.BatchAcker   = (*Store)(nil)
+	_ tickler.BatchCreator = (*Store)(nil)
+	_ tickler.BatchDeleter = (*Store)(nil)
+)
 
 // Open opens the store in the file at path, creating the file if it does
 // not exist. The file is locked for as long as the Store is open: another

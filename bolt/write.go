@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -57,6 +59,86 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	return nil
 }
 
+// CreateMany implements [tickler.BatchCreator]: it stores every record of
+// rs in one write, so in one commit, or none of them (ErrExists,
+// ErrLimitExceeded, or a failure of the commit), and returns once they are
+// fsynced. Records are encoded before the write joins a commit, and each
+// index is written in key order.
+func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.CreateParams) error {
+	type item struct {
+		id, agent string
+		v         []byte
+	}
+	items := make([]item, len(rs))
+	var dues [][]byte
+	added := make(map[string]int)
+	for i, r := range rs {
+		if r.ID == "" {
+			return errors.New("bolt: create: empty id")
+		}
+		h, err := newHeader(r)
+		if err != nil {
+			return err
+		}
+		items[i] = item{id: r.ID, agent: h.agentID, v: encodeRecord(h)}
+		if h.hasNext {
+			dues = append(dues, dueKey(h.next, r.ID))
+		}
+		added[h.agentID]++
+	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.id, b.id) })
+	for i := 1; i < len(items); i++ {
+		if items[i].id == items[i-1].id {
+			return tickler.ErrExists
+		}
+	}
+	slices.SortFunc(dues, bytes.Compare)
+	err := s.update(ctx, func(b buckets) error {
+		for _, it := range items {
+			if b.records.Get([]byte(it.id)) != nil {
+				return tickler.ErrExists
+			}
+		}
+		if p.MaxPerAgent > 0 {
+			for agent, n := range added {
+				if have := countAgent(b.agents, agent, p.MaxPerAgent); have+n > p.MaxPerAgent {
+					return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d",
+						tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
+				}
+			}
+		}
+		for _, it := range items {
+			if err := put(b.records, []byte(it.id), it.v); err != nil {
+				return err
+			}
+		}
+		slices.SortFunc(items, func(a, b item) int {
+			if c := strings.Compare(a.agent, b.agent); c != 0 {
+				return c
+			}
+			return strings.Compare(a.id, b.id)
+		})
+		for _, it := range items {
+			if err := put(b.agents, agentKey(it.agent, it.id), nil); err != nil {
+				return err
+			}
+		}
+		for _, k := range dues {
+			if err := put(b.due, k, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		r.Version = 1
+	}
+	return nil
+}
+
 // fenced is lookup that also requires the record to be at version: else
 // ErrConflict.
 func fenced(b buckets, id, agentID string, version uint64) (*header, error) {
@@ -71,29 +153,44 @@ func fenced(b buckets, id, agentID string, version uint64) (*header, error) {
 // the record, its index entries and its history is fsynced. It also
 // removes a record that cannot be decoded.
 func (s *Store) Delete(ctx context.Context, agentID, id string) error {
-	return s.update(ctx, func(b buckets) error {
-		v := b.records.Get([]byte(id))
-		if v == nil {
-			if agentID != "" && has(b.agents, agentKey(agentID, id)) {
-				// A dangling index entry: drop it; there is nothing to delete.
-				if err := del(b.agents, agentKey(agentID, id)); err != nil {
-					return err
-				}
+	return s.update(ctx, func(b buckets) error { return deleteRecord(b, agentID, id) })
+}
+
+// deleteRecord is the write of a Delete.
+func deleteRecord(b buckets, agentID, id string) error {
+	v := b.records.Get([]byte(id))
+	if v == nil {
+		if agentID != "" && has(b.agents, agentKey(agentID, id)) {
+			// A dangling index entry: drop it; there is nothing to delete.
+			if err := del(b.agents, agentKey(agentID, id)); err != nil {
+				return err
 			}
-			return tickler.ErrNotFound
 		}
-		h, err := decodeHeader(v)
-		switch {
-		case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
-			return tickler.ErrNotFound
-		case err != nil:
-			// Its header cannot say where its index entries are: look for them.
-			return removeUndecodable(b, id)
-		case agentID != "" && h.agentID != agentID:
-			return tickler.ErrNotFound
-		}
-		return remove(b, id, h)
-	})
+		return tickler.ErrNotFound
+	}
+	h, err := decodeHeader(v)
+	switch {
+	case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
+		return tickler.ErrNotFound
+	case err != nil:
+		// Its header cannot say where its index entries are: look for them.
+		return removeUndecodable(b, id)
+	case agentID != "" && h.agentID != agentID:
+		return tickler.ErrNotFound
+	}
+	return remove(b, id, h)
+}
+
+// DeleteMany implements [tickler.BatchDeleter]: each delete is a write of
+// its own, as Delete's, failing alone, and all of them are submitted to
+// the committer at once, so that they share commits. It returns once
+// every delete is fsynced or failed.
+func (s *Store) DeleteMany(ctx context.Context, agentID string, ids []string) []error {
+	fns := make([]func(*bbolt.Tx) error, len(ids))
+	for i, id := range ids {
+		fns[i] = func(tx *bbolt.Tx) error { return deleteRecord(bucketsOf(tx), agentID, id) }
+	}
+	return s.writeMany(ctx, fns)
 }
 
 // remove deletes the record id, whose header is h, with its index

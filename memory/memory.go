@@ -49,7 +49,7 @@ func New() *Store {
 	}
 }
 
-var _ tickler.Store = (*Store)(nil)
+var _ tickler.BatchCreator = (*Store)(nil)
 
 // Create implements [tickler.Store].
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
@@ -64,7 +64,55 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	if p.MaxPerAgent > 0 && ids != nil && ids.Len() >= p.MaxPerAgent {
 		return fmt.Errorf("%w: agent %q has %d scheduled messages (at most %d)", tickler.ErrLimitExceeded, c.AgentID, ids.Len(), p.MaxPerAgent)
 	}
+	s.insert(c)
+	r.Version = 1
+	return nil
+}
+
+// CreateMany implements [tickler.BatchCreator]: it stores every record of
+// rs or, if an id is taken or repeats or an agent would pass
+// p.MaxPerAgent, none.
+func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.CreateParams) error {
+	cs := make([]*tickler.Record, len(rs))
+	for i, r := range rs {
+		cs[i] = r.Clone()
+		cs[i].Version = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	added := make(map[string]int) // per agent
+	seen := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		if _, ok := s.recs[c.ID]; ok || seen[c.ID] {
+			return tickler.ErrExists
+		}
+		seen[c.ID] = true
+		added[c.AgentID]++
+	}
+	if p.MaxPerAgent > 0 {
+		for agent, n := range added {
+			have := 0
+			if ids := s.byAgent[agent]; ids != nil {
+				have = ids.Len()
+			}
+			if have+n > p.MaxPerAgent {
+				return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d", tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
+			}
+		}
+	}
+	for _, c := range cs {
+		s.insert(c)
+	}
+	for _, r := range rs {
+		r.Version = 1
+	}
+	return nil
+}
+
+// insert adds c, whose id is free; s.mu is held.
+func (s *Store) insert(c *tickler.Record) {
 	s.recs[c.ID] = c
+	ids := s.byAgent[c.AgentID]
 	if ids == nil {
 		ids = btree.NewG(32, idLess)
 		s.byAgent[c.AgentID] = ids
@@ -73,8 +121,6 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	if !c.Next.IsZero() {
 		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
 	}
-	r.Version = 1
-	return nil
 }
 
 // Get implements [tickler.Store].

@@ -157,3 +157,119 @@ func testAckManyConcurrent(t *testing.T, s tickler.BatchAcker) {
 		}
 	}
 }
+
+// runBatchCreator runs the BatchCreator group.
+func runBatchCreator(t *testing.T, cfg Config) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(*testing.T, tickler.BatchCreator)
+	}{
+		{"CreateManyStoresEvery", testCreateMany},
+		{"CreateManyAllOrNothing", testCreateManyAllOrNothing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, cfg.New(t).(tickler.BatchCreator))
+		})
+	}
+}
+
+func testCreateMany(t *testing.T, s tickler.BatchCreator) {
+	var rs []*tickler.Record
+	for i := range 50 {
+		agent := []string{"a", "b"}[i%2]
+		r := Record(fmt.Sprintf("r%03d", 49-i), agent, epoch.Add(time.Duration(i%7)*time.Minute))
+		if i%5 == 0 {
+			r.Next = time.Time{}
+		}
+		rs = append(rs, r)
+	}
+	if err := s.CreateMany(ctx, rs, tickler.CreateParams{MaxPerAgent: 25}); err != nil {
+		t.Fatalf("CreateMany: %v", err)
+	}
+	for _, r := range rs {
+		if r.Version != 1 {
+			t.Fatalf("%s: Version %d after CreateMany, want 1", r.ID, r.Version)
+		}
+		sameRecord(t, mustGet(t, s, r.ID), r)
+	}
+	for _, agent := range []string{"a", "b"} {
+		if n, err := s.Count(ctx, agent); err != nil || n != 25 {
+			t.Fatalf("Count(%s) = %d, %v", agent, n, err)
+		}
+	}
+	if res := claim(t, s, tickler.Due{}, epoch.Add(time.Hour), 100); len(res.Due) != 40 {
+		t.Fatalf("Claim = %d records, want 40", len(res.Due))
+	}
+	if err := s.CreateMany(ctx, nil, tickler.CreateParams{}); err != nil {
+		t.Fatalf("CreateMany(nil) = %v", err)
+	}
+}
+
+func testCreateManyAllOrNothing(t *testing.T, s tickler.BatchCreator) {
+	mustCreate(t, s, Record("taken", "a", epoch))
+	for name, c := range map[string]struct {
+		rs   []*tickler.Record
+		p    tickler.CreateParams
+		want error
+	}{
+		"an id taken":  {[]*tickler.Record{Record("new1", "a", epoch), Record("taken", "a", epoch)}, tickler.CreateParams{}, tickler.ErrExists},
+		"an id twice":  {[]*tickler.Record{Record("new1", "a", epoch), Record("new1", "a", epoch)}, tickler.CreateParams{}, tickler.ErrExists},
+		"over a limit": {[]*tickler.Record{Record("new1", "b", epoch), Record("new2", "a", epoch), Record("new3", "a", epoch)}, tickler.CreateParams{MaxPerAgent: 2}, tickler.ErrLimitExceeded},
+	} {
+		if err := s.CreateMany(ctx, c.rs, c.p); !errors.Is(err, c.want) {
+			t.Fatalf("%s: CreateMany = %v, want %v", name, err, c.want)
+		}
+		for _, id := range []string{"new1", "new2", "new3"} {
+			if _, err := s.Get(ctx, "", id); !errors.Is(err, tickler.ErrNotFound) {
+				t.Fatalf("%s: a refused CreateMany stored %s (%v)", name, id, err)
+			}
+		}
+		if n, _ := s.Count(ctx, "a"); n != 1 {
+			t.Fatalf("%s: Count(a) = %d after a refused CreateMany", name, n)
+		}
+		if res := claim(t, s, tickler.Due{}, epoch.Add(time.Hour), 100); len(res.Due) != 1 {
+			t.Fatalf("%s: Claim = %v after a refused CreateMany", name, ids(res.Due))
+		}
+	}
+	// Up to the limit exactly is allowed.
+	if err := s.CreateMany(ctx, []*tickler.Record{Record("new1", "a", epoch)}, tickler.CreateParams{MaxPerAgent: 2}); err != nil {
+		t.Fatalf("CreateMany up to the limit: %v", err)
+	}
+}
+
+// runBatchDeleter runs the BatchDeleter group.
+func runBatchDeleter(t *testing.T, cfg Config) {
+	t.Helper()
+	t.Run("DeleteManyEachAlone", func(t *testing.T) {
+		t.Parallel()
+		s := cfg.New(t).(tickler.BatchDeleter)
+		mustCreate(t, s, Record("a1", "a", epoch))
+		mustCreate(t, s, Record("a2", "a", epoch))
+		mustCreate(t, s, Record("b1", "b", epoch))
+		mustAck(t, s, tickler.AckParams{ID: "a2", Version: 1, Next: epoch.Add(time.Hour),
+			Outcome: &tickler.Outcome{ID: "o", ScheduledMessageID: "a2", Status: tickler.StatusSuccess}, HistoryLimit: 5})
+		errs := s.DeleteMany(ctx, "a", []string{"a1", "b1", "nope", "a2", "a1"})
+		want := []error{nil, tickler.ErrNotFound, tickler.ErrNotFound, nil, tickler.ErrNotFound}
+		if len(errs) != len(want) {
+			t.Fatalf("DeleteMany returned %d errors for 5 ids", len(errs))
+		}
+		for i, w := range want {
+			if (w == nil) != (errs[i] == nil) || (w != nil && !errors.Is(errs[i], w)) {
+				t.Errorf("DeleteMany: id %d = %v, want %v", i, errs[i], w)
+			}
+		}
+		if n, _ := s.Count(ctx, "a"); n != 0 {
+			t.Errorf("Count(a) = %d after DeleteMany", n)
+		}
+		mustGet(t, s, "b1")
+		if _, err := s.History(ctx, tickler.HistoryParams{ID: "a2", Limit: 5}); !errors.Is(err, tickler.ErrNotFound) {
+			t.Errorf("History of a deleted record = %v", err)
+		}
+		if res := claim(t, s, tickler.Due{}, epoch.Add(2*time.Hour), 100); len(res.Due) != 1 || res.Due[0].ID != "b1" {
+			t.Errorf("Claim after DeleteMany = %v", ids(res.Due))
+		}
+	})
+}

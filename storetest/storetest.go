@@ -11,7 +11,7 @@
 // suite also checks what Get and Claim do with such a record.
 //
 // A store that implements an optional interface of tickler
-// ([tickler.BatchAcker]) also runs that interface's group of subtests;
+// ([tickler.BatchAcker], [tickler.BatchCreator], [tickler.BatchDeleter]) also runs that interface's group of subtests;
 // one that does not skips it.
 //
 // Every subtest runs in parallel with the others, on its own store.
@@ -94,6 +94,20 @@ func RunWith(t *testing.T, cfg Config) {
 			t.Skip("the store is not a tickler.BatchAcker")
 		}
 		runBatchAcker(t, cfg)
+	})
+	t.Run("BatchCreator", func(t *testing.T) {
+		t.Parallel()
+		if _, ok := cfg.New(t).(tickler.BatchCreator); !ok {
+			t.Skip("the store is not a tickler.BatchCreator")
+		}
+		runBatchCreator(t, cfg)
+	})
+	t.Run("BatchDeleter", func(t *testing.T) {
+		t.Parallel()
+		if _, ok := cfg.New(t).(tickler.BatchDeleter); !ok {
+			t.Skip("the store is not a tickler.BatchDeleter")
+		}
+		runBatchDeleter(t, cfg)
 	})
 	t.Run("ResultsValidBesideErrDamaged", func(t *testing.T) {
 		t.Parallel()
