@@ -207,6 +207,9 @@ func remove(b buckets, id string, h *header) error {
 			return err
 		}
 	}
+	if h.histSeq == 0 {
+		return nil // no outcome was ever appended: nothing to look for
+	}
 	return trimHistory(b.history, id, math.MaxUint64)
 }
 
