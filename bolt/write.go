@@ -107,6 +107,10 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 				}
 			}
 		}
+		// Ids are time-ordered (UUIDv7): a batch appends to the records
+		// and to each agent's run of the agent index, so their pages are
+		// best left full rather than split in halves.
+		b.records.FillPercent, b.agents.FillPercent = appendFill, appendFill
 		for _, it := range items {
 			if err := put(b.records, []byte(it.id), it.v); err != nil {
 				return err
@@ -138,6 +142,9 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 	}
 	return nil
 }
+
+// appendFill is the fill percent of the buckets a bulk create appends to.
+const appendFill = 0.9
 
 // fenced is lookup that also requires the record to be at version: else
 // ErrConflict.

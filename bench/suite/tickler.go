@@ -131,7 +131,7 @@ func (t *ticklerLib) Add(id int, at time.Time) error {
 }
 
 // BulkChunk is how many schedules one CreateMany of AddMany carries.
-const BulkChunk = 10_000
+const BulkChunk = 100_000
 
 // AddMany adds the jobs ids, due at ats, with CreateMany in chunks of
 // BulkChunk: each chunk is one atomic write (one commit with bolt).

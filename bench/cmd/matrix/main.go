@@ -34,7 +34,7 @@ var (
 	window   = flag.Duration("window", 2*time.Second, "the fire workload's window")
 	budget   = flag.Duration("budget", 60*time.Second, "time budget of each phase (add, remove, fire) per library and N")
 	burst    = flag.Int("burst", 100000, "jobs due at one instant for tickler's deliveries/s (0: skip)")
-	bulk     = flag.Int("bulk", 1000000, "jobs tickler adds with CreateMany, in chunks of 10k (0: skip)")
+	bulk     = flag.Int("bulk", 1000000, "jobs tickler adds with CreateMany, in chunks of 100k (0: skip)")
 	short    = flag.Bool("short", false, "smoke run: -n 1000 -idle 1s -window 500ms -budget 10s -burst 1000 -bulk 1000")
 	out      = flag.String("out", "", "also write the markdown to this file")
 	jsonOut  = flag.String("json", "", "write the raw results as JSON to this file")
