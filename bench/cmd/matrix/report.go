@@ -203,7 +203,9 @@ func (r *report) targets() [][3]string {
 		return nil
 	}
 	const k100, m1 = 100_000, 1_000_000
-	firing := func(t *suite.Result) bool { return t != nil && t.Fire != nil && (t.Fire.Err == "" || t.Fire.Late.Fired > 0) }
+	firing := func(t *suite.Result) bool {
+		return t != nil && t.Fire != nil && (t.Fire.Err == "" || t.Fire.Late.Fired > 0)
+	}
 
 	// bolt fires like memory.
 	if t := res("tickler-bolt", k100); firing(t) {
