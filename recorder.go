@@ -2,6 +2,7 @@ package tickler
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -67,6 +68,14 @@ func (d *dispatcher) runRecorder(r *recorder) {
 				params = append(params, j.retry.ack.params)
 			}
 			errs := d.cfg.batch.AckMany(ctx, params)
+			if len(errs) != len(jobs) {
+				// A store that breaks the contract: none counts as stored.
+				err := fmt.Errorf("tickler: AckMany returned %d results for %d acks", len(errs), len(jobs))
+				errs = make([]error, len(jobs))
+				for i := range errs {
+					errs[i] = err
+				}
+			}
 			for i, j := range jobs {
 				d.settle(j, d.acked(j, j.retry, errs[i]))
 			}
