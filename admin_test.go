@@ -13,9 +13,6 @@ import (
 	"github.com/tickler-go/tickler/ticklertest"
 )
 
-// plainStore is a Store without the AdminStore methods.
-type plainStore struct{ tickler.Store }
-
 func TestAdminMethodsNeedAnAdminStore(t *testing.T) {
 	t.Parallel()
 	b := ticklertest.NewWith(t, ticklertest.Config{Store: plainStore{memory.New()}})

@@ -25,6 +25,7 @@ type dispatcherConfig struct {
 	shared  SharedStore // store, if several processes share it; else nil
 	locker  AgentLocker // the shared store's agent slots, with perAgent set; else nil
 	outbox  bool        // acks carry callbacks (WithCallbackOutbox; the store is a CallbackOutbox)
+	batch   BatchAcker  // store, if it acks in batches; else nil
 	deliver Deliverer
 	clock   Clock
 	ids     *idGen
@@ -80,7 +81,10 @@ type dispatcher struct {
 	// events is the queue to the event handler, nil without one; workers
 	// send to it, its own goroutine drains it.
 	events *eventQueue
-	counts counters // atomic; see Stats
+	// recorder stores acks in batches over a BatchAcker, nil without one;
+	// workers add to it, its own goroutine drains it (recorder.go).
+	recorder *recorder
+	counts   counters // atomic; see Stats
 
 	mu sync.Mutex // guards everything below
 
@@ -91,6 +95,7 @@ type dispatcher struct {
 	later     []*job             // triggered jobs waiting for a retry, by at
 	agents    map[string]*agentGate
 	running   int // jobs on a worker
+	recording int // jobs off their worker whose ack waits for the recorder
 
 	// The window over the store; see window.go.
 	loaded    bool      // the first claim has been made
@@ -114,6 +119,7 @@ type dispatcher struct {
 	runCtx    context.Context // parent of delivery contexts
 	cancel    context.CancelFunc
 	changed   chan struct{} // closed at every change, if a waiter made it
+	rounds    uint64        // the loop's iterations, for waitIdle
 	starved   bool          // the loop has due entries and no free worker
 }
 
@@ -136,6 +142,9 @@ func newDispatcher(cfg dispatcherConfig) *dispatcher {
 		flights:   make(map[string]*flight),
 		triggered: make(map[*flight]string),
 		agents:    make(map[string]*agentGate),
+	}
+	if cfg.batch != nil {
+		d.recorder = newRecorder()
 	}
 	d.events = newEventQueue(cfg.onEvent, cfg.eventBuffer, func() {
 		d.mu.Lock()
@@ -287,6 +296,13 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		return
 	}
 	first <- nil
+	if d.recorder != nil {
+		go d.runRecorder(d.recorder)
+		defer func() {
+			// Every queued ack is stored before the jobs are all done.
+			go func() { d.wg.Wait(); close(d.recorder.kick) }()
+		}()
+	}
 	if d.events != nil {
 		go d.events.run(d.cfg.logger)
 		defer func() {
@@ -304,6 +320,8 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 			return
 		}
 		d.mu.Lock()
+		d.rounds++ // waitIdle's barrier: what the loop received before is handled
+		d.notify()
 		now := clk.Now()
 		claimDue := d.needClaimLocked(now, now.Add(d.cfg.lookahead)) && !now.Before(retryClaim)
 		d.mu.Unlock()
@@ -430,17 +448,31 @@ func (d *dispatcher) arm(now time.Time, wait time.Duration) (Timer, bool) {
 // waitIdle returns once nothing is due at the clock's current time. It
 // wakes the loop first: a fake clock moved while the loop armed its timer
 // may have passed the timer's deadline without firing it.
+//
+// Before it returns, it waits for the loop to go round once more: the loop
+// may have received a signal (a hint from a shared store) that it has not
+// yet recorded under the lock.
 func (d *dispatcher) waitIdle(ctx context.Context) error {
 	d.wake()
+	var barrier uint64
+	barrierSet := false
 	for {
 		d.mu.Lock()
 		now := d.cfg.clock.Now()
 		n := unixNano(now)
 		at, ok := d.heap.peek()
 		idle := d.state != stateRunning ||
-			(d.running == 0 && !d.claiming && !d.needClaimLocked(now, now) && len(d.ready) == 0 && len(d.hints) == 0 &&
+			(d.running == 0 && d.recording == 0 && !d.claiming && !d.needClaimLocked(now, now) && len(d.ready) == 0 && len(d.hints) == 0 &&
 				(d.events == nil || d.events.pending.Load() == 0) &&
 				(!ok || at > n) && (len(d.later) == 0 || d.later[0].at > n))
+		switch {
+		case !idle || d.state != stateRunning:
+			barrierSet = false
+		case !barrierSet:
+			barrier, barrierSet, idle = d.rounds, true, false
+		case d.rounds <= barrier:
+			idle = false
+		}
 		if !idle && d.changed == nil {
 			d.changed = make(chan struct{})
 		}

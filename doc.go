@@ -38,6 +38,11 @@
 // from its heap, a worker reads the payload from the store, waits for its
 // agent's turn and calls the Deliverer, then records the outcome in the
 // store with [Store.Ack] and offers the next occurrence back to the heap.
+// Over a store that is a [BatchAcker], the worker hands the outcome to the
+// recorder instead and is free again: the recorder stores every outcome
+// queued meanwhile with one [BatchAcker.AckMany] (one fsync for bolt) and
+// then offers each next occurrence, as the worker would have; until then
+// the occurrence stays in flight.
 // The store never calls into the scheduler; the Deliverer never touches
 // the store.
 //
@@ -57,6 +62,7 @@
 //	heap.go        the due-heap of 32-byte entries, its id index, retry states, the odd-id table
 //	window.go      the look-ahead window over the store: claim, offer, forget
 //	fire.go        one occurrence on a worker: load, misfire, deliver, record
+//	recorder.go    over a BatchAcker: the goroutine that stores acks in batches
 //	agents.go      the per-agent gate and the queue of triggered deliveries
 //	store.go       the Store seam and its parameter structs
 //	outbox.go      the callback outbox: CallbackPayload, Callback, CallbackOutbox
@@ -109,6 +115,10 @@
 // worker and, with an agent limit, only its agent. A worker that finds its
 // agent busy parks the job in the agent's queue and is free again; the
 // job that frees the agent's slot hands it to the earliest parked job.
+//
+// The recorder's queue has a mutex of its own, recorder.mu, taken with
+// d.mu not held; the recorder goroutine calls AckMany with neither held,
+// then settles each job under d.mu, as a worker's finish does.
 //
 // A retry and an ack that failed go back into the heap with their state
 // beside the entry (dueHeap.retries); a job whose state holds a pending

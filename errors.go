@@ -113,3 +113,15 @@ func (e *RetryAfterError) Error() string {
 
 // Unwrap returns the wrapped error.
 func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// ItemError is the error of one item of a batch call ([Scheduler.CreateMany]):
+// Index is the item's position in the batch, Err what was wrong with it
+// (a *[ValidationError], for invalid input).
+type ItemError struct {
+	Index int
+	Err   error
+}
+
+func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index, e.Err) }
+
+func (e *ItemError) Unwrap() error { return e.Err }

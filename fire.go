@@ -28,9 +28,10 @@ type pendingAck struct {
 
 // result is what a worker hands back after one step of a job.
 type result struct {
-	again  *job // the job again, at its time: a retry, or an ack to try again
-	next   Due  // the record's next occurrence to offer; zero At: none
-	parked bool // waiting for its agent's turn (agents.go)
+	again     *job // the job again, at its time: a retry, or an ack to try again
+	next      Due  // the record's next occurrence to offer; zero At: none
+	parked    bool // waiting for its agent's turn (agents.go)
+	recording bool // its ack waits for the recorder, which settles it (recorder.go)
 }
 
 // fire runs one step of j on a worker, then hands the result back.
@@ -233,13 +234,23 @@ func (d *dispatcher) callback(ev Event, out *Outcome) *Callback {
 	return cb
 }
 
-// record stores the pending ack of j and then emits its event. If the
-// store fails, j comes back later to try the ack again, and only the ack.
-// An ack that finds the record deleted or changed is done: the delivery
-// happened, and the change that overtook it wins.
+// record stores the pending ack of j, or hands it to the recorder over a
+// BatchAcker (recorder.go), which stores it with others and settles j.
 func (d *dispatcher) record(j *job, rs *retryState) result {
+	if d.recorder != nil {
+		d.recorder.add(j)
+		return result{recording: true}
+	}
+	err := d.cfg.store.Ack(context.WithoutCancel(d.runCtx), rs.ack.params)
+	return d.acked(j, rs, err)
+}
+
+// acked is what follows the ack of j that returned err: its event once it
+// is stored; if the store failed, j comes back later to try the ack again,
+// and only the ack. An ack that finds the record deleted or changed is
+// done: the delivery happened, and the change that overtook it wins.
+func (d *dispatcher) acked(j *job, rs *retryState, err error) result {
 	p := rs.ack
-	err := d.cfg.store.Ack(context.WithoutCancel(d.runCtx), p.params)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
 		p.tries++
 		d.counts.storeErrors.Add(1)
@@ -333,17 +344,37 @@ func (d *dispatcher) emit(ev Event) {
 func (d *dispatcher) finish(j *job, res result) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	defer d.wg.Done()
 	d.running--
 	// The loop sleeps until its earliest entry: wake it if it waits for a
 	// free worker, or if this adds an earlier entry.
 	wake := d.starved
-	if !res.parked {
+	switch {
+	case res.recording:
+		// Still in flight, off the worker: the recorder settles it.
+		d.recording++
+	case res.parked:
+		d.wg.Done()
+	default:
+		d.wg.Done()
 		d.releaseLocked(j)
 		wake = d.settleLocked(j, res) || wake
 	}
 	if wake {
 		d.starved = false
+		d.wake()
+	}
+	d.notify()
+}
+
+// settle takes back from the recorder a job whose ack it stored (or
+// failed to): as finish does, but the job held no worker any more.
+func (d *dispatcher) settle(j *job, res result) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	defer d.wg.Done()
+	d.recording--
+	d.releaseLocked(j)
+	if d.settleLocked(j, res) {
 		d.wake()
 	}
 	d.notify()

@@ -48,10 +48,12 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 	if l, ok := shared.(AgentLocker); ok && o.agentConcurrency > 0 {
 		locker = l
 	}
+	batch, _ := store.(BatchAcker)
 	s.d = newDispatcher(dispatcherConfig{
 		store:            store,
 		shared:           shared,
 		locker:           locker,
+		batch:            batch,
 		outbox:           o.callbackOutbox,
 		deliver:          deliverer,
 		clock:            o.clock,
@@ -98,6 +100,21 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 	if err := checkAgentID(agentID); err != nil {
 		return nil, err
 	}
+	r, err := s.newRecord(agentID, &req, s.o.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	// The store copies r (or encodes it): req and the returned message
+	// share slices, but neither shares anything with what is stored.
+	if err := s.create(ctx, r); err != nil {
+		return nil, err
+	}
+	s.d.offer(Due{ID: r.ID, At: r.Next, Version: r.Version})
+	return r.scheduled(), nil
+}
+
+// newRecord validates req and returns the record that stores it.
+func (s *Scheduler) newRecord(agentID string, req *CreateRequest, now time.Time) (*Record, error) {
 	msg := req.message()
 	if err := msg.validate(); err != nil {
 		return nil, err
@@ -110,7 +127,6 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 			return nil, err
 		}
 	}
-	now := s.o.clock.Now()
 	trig, first, err := req.Schedule.first(now)
 	if err != nil {
 		return nil, err
@@ -118,7 +134,7 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 	if err := s.checkLimits(&msg, trig, first); err != nil {
 		return nil, err
 	}
-	r := &Record{
+	return &Record{
 		ID:       s.ids.next(now),
 		AgentID:  agentID,
 		Message:  msg,
@@ -130,14 +146,7 @@ func (s *Scheduler) Create(ctx context.Context, agentID string, req CreateReques
 		Name:           req.Name,
 		Description:    req.Description,
 		ConversationID: req.ConversationID,
-	}
-	// The store copies r (or encodes it): req and the returned message
-	// share slices, but neither shares anything with what is stored.
-	if err := s.create(ctx, r); err != nil {
-		return nil, err
-	}
-	s.d.offer(Due{ID: r.ID, At: r.Next, Version: r.Version})
-	return r.scheduled(), nil
+	}, nil
 }
 
 // create stores r; the store enforces the per-agent limit with the insert.

@@ -12,7 +12,8 @@ type Stats struct {
 	// WaitingRetry counts the occurrences whose last attempt failed and
 	// whose next attempt (or the retry of their record) is pending.
 	WaitingRetry int
-	// InFlight counts the occurrences on a worker.
+	// InFlight counts the occurrences on a worker, and those delivered
+	// whose outcome waits to be stored in a batch (see [BatchAcker]).
 	InFlight int
 	// Parked counts the occurrences waiting for their agent's turn
 	// ([WithAgentConcurrency]).
@@ -70,7 +71,7 @@ func (d *dispatcher) stats() Stats {
 	defer d.mu.Unlock()
 	st.Pending = d.heap.Len() + len(d.later)
 	st.WaitingRetry = len(d.heap.retries) + len(d.later)
-	st.InFlight = d.running
+	st.InFlight = d.running + d.recording
 	for _, g := range d.agents {
 		st.Parked += len(g.waiting)
 	}

@@ -149,6 +149,52 @@ type AgentLocker interface {
 	UnlockAgent(ctx context.Context, agentID string) error
 }
 
+// BatchAcker is a [Store] that records many occurrences in one call, so
+// that a durable store commits them together (many acks per fsync). The
+// dispatcher detects it: with a BatchAcker, a worker hands the outcome of
+// an occurrence to the dispatcher's recorder and is free again, and the
+// recorder stores every outcome queued meanwhile with one AckMany.
+//
+// It is optional: a store without it is acked one occurrence at a time,
+// by the worker that fired it.
+type BatchAcker interface {
+	Store
+	// AckMany applies each ack as [Store.Ack] would, independently: it
+	// returns one error per ack, in order (nil when it applied), and one
+	// ack refused (ErrNotFound, ErrConflict) or failed changes nothing of
+	// its own and nothing of the others. Every ack that applied is as
+	// durable when AckMany returns as one whose Ack returned. Acks of the
+	// same record apply in order. It keeps nothing acks refers to.
+	AckMany(ctx context.Context, acks []AckParams) []error
+}
+
+// BatchCreator is a [Store] that creates many records at once, atomically.
+// [Scheduler.CreateMany] uses it when the store has it; without it, it
+// creates the records one by one and deletes them again if one fails.
+type BatchCreator interface {
+	Store
+	// CreateMany stores every record of rs, as Create would, or none: it
+	// returns ErrExists if an id is taken (or repeats in rs), and an error
+	// matching ErrLimitExceeded if p.MaxPerAgent is set and an agent
+	// would have more records than that with rs, checked atomically with
+	// the insert. On success it sets each Version to 1, and every record
+	// is as durable as one whose Create returned. It keeps nothing rs
+	// refers to.
+	CreateMany(ctx context.Context, rs []*Record, p CreateParams) error
+}
+
+// BatchDeleter is a [Store] that deletes many records in one call, so
+// that a durable store commits them together. [Scheduler.DeleteMany] uses
+// it when the store has it, and calls Delete for each id otherwise.
+type BatchDeleter interface {
+	Store
+	// DeleteMany deletes each record as Delete(ctx, agentID, id) would,
+	// independently: it returns one error per id, in order (nil when it
+	// was deleted). Every delete that applied is as durable when
+	// DeleteMany returns as one whose Delete returned.
+	DeleteMany(ctx context.Context, agentID string, ids []string) []error
+}
+
 // CreateParams are the conditions of [Store.Create].
 type CreateParams struct {
 	// MaxPerAgent, when positive, is how many records the agent may have:

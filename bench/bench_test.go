@@ -205,3 +205,20 @@ func fire(b *testing.B, f suite.Factory, p params, window time.Duration) *suite.
 	}
 	return fr
 }
+
+// BenchmarkBulkAdd adds b.N tickler schedules due 1–2 h ahead with
+// CreateMany, in chunks of suite.BulkChunk, from one caller: ns/op is the
+// time per schedule.
+func BenchmarkBulkAdd(b *testing.B) {
+	isTickler := func(f suite.Factory) bool { return f.Name == "tickler-memory" || f.Name == "tickler-bolt" }
+	forEach(b, isTickler, func(b *testing.B, f suite.Factory, p params) {
+		b.ResetTimer()
+		op := suite.Bulk(f, b.N, b.TempDir(), rand.New(rand.NewPCG(4, uint64(b.N))))
+		b.StopTimer()
+		if op == nil || op.Err != "" {
+			b.Fatalf("bulk add: %+v", op)
+		}
+		b.ReportMetric(float64(op.Done)/op.Elapsed.Seconds(), "creates/s")
+		b.ReportMetric(op.CPUPerOp(), "cpu-ns/op")
+	})
+}

@@ -3,19 +3,31 @@ package bolt
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"go.etcd.io/bbolt"
 )
 
 // maxBatch bounds the writes one commit carries.
-const maxBatch = 1024
+const maxBatch = 4096
 
-// op is one write waiting for the committer.
+// op is one write waiting for the committer, which closes done or, for a
+// write of writeMany, marks it done in group.
 type op struct {
-	ctx  context.Context
-	fn   func(*bbolt.Tx) error
-	err  error
-	done chan struct{}
+	ctx   context.Context
+	fn    func(*bbolt.Tx) error
+	err   error
+	done  chan struct{}
+	group *sync.WaitGroup
+}
+
+// finished tells the writer of o that o is committed or failed.
+func (o *op) finished() {
+	if o.group != nil {
+		o.group.Done()
+		return
+	}
+	close(o.done)
 }
 
 // writeError marks an error of bbolt itself while writing (a full disk, a
@@ -57,6 +69,53 @@ func (s *Store) write(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	s.closeMu.RUnlock()
 	<-o.done
 	return o.err
+}
+
+// writeMany submits every fn as a write of its own, as write does, and
+// returns once all of them are committed and fsynced, or failed: one error
+// per fn. Submitted together, they share commits (most often one), and
+// each still fails alone.
+func (s *Store) writeMany(ctx context.Context, fns []func(*bbolt.Tx) error) []error {
+	errs := make([]error, len(fns))
+	if err := ctx.Err(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	ops := make([]op, len(fns))
+	var group sync.WaitGroup
+	s.closeMu.RLock()
+	n := 0
+	for ; n < len(fns); n++ {
+		if s.closed {
+			break
+		}
+		o := &ops[n]
+		*o = op{ctx: ctx, fn: fns[n], group: &group}
+		group.Add(1)
+		select {
+		case s.ops <- o:
+			continue
+		case <-ctx.Done():
+			group.Done()
+		}
+		break
+	}
+	closed := s.closed
+	s.closeMu.RUnlock()
+	group.Wait()
+	for i := range errs {
+		switch {
+		case i < n:
+			errs[i] = ops[i].err
+		case closed:
+			errs[i] = ErrClosed
+		default:
+			errs[i] = ctx.Err()
+		}
+	}
+	return errs
 }
 
 // commitLoop is the committer: the one goroutine that writes to the file.
@@ -111,6 +170,6 @@ func (s *Store) commit(batch []*op) {
 		if err != nil {
 			o.err = err
 		}
-		close(o.done)
+		o.finished()
 	}
 }

@@ -8,8 +8,9 @@
 //
 // # Durability
 //
-// Every writing method (Create, Delete, Ack and Update, and the outbox's
-// ClaimCallbacks and FinishCallback) returns only once
+// Every writing method (Create, CreateMany, Delete, DeleteMany, Ack,
+// AckMany and Update, and the outbox's ClaimCallbacks and FinishCallback)
+// returns only once
 // its change is committed and fsynced: after a crash, of the process or of
 // the machine, the file holds every change whose call returned, and no part
 // of any change whose call did not (bbolt commits are atomic). A call that fails changed nothing,
@@ -27,7 +28,10 @@
 //
 // Concurrent writes share commits: one goroutine, the committer, takes
 // every write queued while the previous commit was syncing and runs them
-// in one bbolt transaction, so one fsync serves many callers. Each write
+// in one bbolt transaction, so one fsync serves many callers. AckMany (the
+// store is a [tickler.BatchAcker]) submits each of its acks as a write of
+// its own, all at once, so that the scheduler's recorder records a whole
+// batch of deliveries with one fsync; it returns once all are fsynced. Each write
 // still fails alone: one that is refused (ErrExists, ErrLimitExceeded,
 // ErrNotFound, ErrConflict) changes nothing and does not affect the others,
 // and if bbolt fails one write, the transaction is rolled back and the

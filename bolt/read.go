@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tickler-go/tickler"
 )
@@ -40,7 +41,7 @@ func lookup(b buckets, agentID, id string) (*header, error) {
 	}
 	h, err := decodeHeader(v)
 	switch {
-	case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
+	case err != nil && agentID != "" && b.agents != nil && !has(b.agents, agentKey(agentID, id)):
 		return nil, tickler.ErrNotFound
 	case err != nil:
 		return nil, &RecordError{ID: id, Err: err}
@@ -53,16 +54,34 @@ func lookup(b buckets, agentID, id string) (*header, error) {
 // Get implements [tickler.Store.Get]. A record that cannot be decoded
 // returns a *[RecordError] (or ErrNotFound, if the agent index lists it
 // under another agent than a non-empty agentID).
+//
+// It is the read of every firing: it opens only the records bucket (the
+// agent index only for a record that does not decode) and decodes the
+// record once, into the Record the delivery is made of.
 func (s *Store) Get(ctx context.Context, agentID, id string) (*tickler.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var r *tickler.Record
-	err := s.view(ctx, func(b buckets) error {
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := buckets{records: tx.Bucket(bucketRecords)}
 		h, err := lookup(b, agentID, id)
+		var re *RecordError
+		if errors.As(err, &re) && agentID != "" {
+			// Whether another agent's damaged record is missing or
+			// damaged depends on the agent index.
+			b.agents = tx.Bucket(bucketAgents)
+			h, err = lookup(b, agentID, id)
+		}
 		if err != nil {
 			return err
 		}
 		r, err = h.record(id)
 		return err
 	})
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return nil, ErrClosed
+	}
 	return r, err
 }
 

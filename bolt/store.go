@@ -65,6 +65,9 @@ type Store struct {
 var (
 	_ tickler.Store          = (*Store)(nil)
 	_ tickler.CallbackOutbox = (*Store)(nil)
+	_ tickler.BatchAcker     = (*Store)(nil)
+	_ tickler.BatchCreator   = (*Store)(nil)
+	_ tickler.BatchDeleter   = (*Store)(nil)
 )
 
 // Open opens the store in the file at path, creating the file if it does

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -57,6 +59,93 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	return nil
 }
 
+// CreateMany implements [tickler.BatchCreator]: it stores every record of
+// rs in one write, so in one commit, or none of them (ErrExists,
+// ErrLimitExceeded, or a failure of the commit), and returns once they are
+// fsynced. Records are encoded before the write joins a commit, and each
+// index is written in key order.
+func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.CreateParams) error {
+	type item struct {
+		id, agent string
+		v         []byte
+	}
+	items := make([]item, len(rs))
+	var dues [][]byte
+	added := make(map[string]int)
+	for i, r := range rs {
+		if r.ID == "" {
+			return errors.New("bolt: create: empty id")
+		}
+		h, err := newHeader(r)
+		if err != nil {
+			return err
+		}
+		items[i] = item{id: r.ID, agent: h.agentID, v: encodeRecord(h)}
+		if h.hasNext {
+			dues = append(dues, dueKey(h.next, r.ID))
+		}
+		added[h.agentID]++
+	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.id, b.id) })
+	for i := 1; i < len(items); i++ {
+		if items[i].id == items[i-1].id {
+			return tickler.ErrExists
+		}
+	}
+	slices.SortFunc(dues, bytes.Compare)
+	err := s.update(ctx, func(b buckets) error {
+		for _, it := range items {
+			if b.records.Get([]byte(it.id)) != nil {
+				return tickler.ErrExists
+			}
+		}
+		if p.MaxPerAgent > 0 {
+			for agent, n := range added {
+				if have := countAgent(b.agents, agent, p.MaxPerAgent); have+n > p.MaxPerAgent {
+					return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d",
+						tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
+				}
+			}
+		}
+		// Ids are time-ordered (UUIDv7): a batch appends to the records
+		// and to each agent's run of the agent index, so their pages are
+		// best left full rather than split in halves.
+		b.records.FillPercent, b.agents.FillPercent = appendFill, appendFill
+		for _, it := range items {
+			if err := put(b.records, []byte(it.id), it.v); err != nil {
+				return err
+			}
+		}
+		slices.SortFunc(items, func(a, b item) int {
+			if c := strings.Compare(a.agent, b.agent); c != 0 {
+				return c
+			}
+			return strings.Compare(a.id, b.id)
+		})
+		for _, it := range items {
+			if err := put(b.agents, agentKey(it.agent, it.id), nil); err != nil {
+				return err
+			}
+		}
+		for _, k := range dues {
+			if err := put(b.due, k, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		r.Version = 1
+	}
+	return nil
+}
+
+// appendFill is the fill percent of the buckets a bulk create appends to.
+const appendFill = 0.9
+
 // fenced is lookup that also requires the record to be at version: else
 // ErrConflict.
 func fenced(b buckets, id, agentID string, version uint64) (*header, error) {
@@ -71,29 +160,44 @@ func fenced(b buckets, id, agentID string, version uint64) (*header, error) {
 // the record, its index entries and its history is fsynced. It also
 // removes a record that cannot be decoded.
 func (s *Store) Delete(ctx context.Context, agentID, id string) error {
-	return s.update(ctx, func(b buckets) error {
-		v := b.records.Get([]byte(id))
-		if v == nil {
-			if agentID != "" && has(b.agents, agentKey(agentID, id)) {
-				// A dangling index entry: drop it; there is nothing to delete.
-				if err := del(b.agents, agentKey(agentID, id)); err != nil {
-					return err
-				}
+	return s.update(ctx, func(b buckets) error { return deleteRecord(b, agentID, id) })
+}
+
+// deleteRecord is the write of a Delete.
+func deleteRecord(b buckets, agentID, id string) error {
+	v := b.records.Get([]byte(id))
+	if v == nil {
+		if agentID != "" && has(b.agents, agentKey(agentID, id)) {
+			// A dangling index entry: drop it; there is nothing to delete.
+			if err := del(b.agents, agentKey(agentID, id)); err != nil {
+				return err
 			}
-			return tickler.ErrNotFound
 		}
-		h, err := decodeHeader(v)
-		switch {
-		case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
-			return tickler.ErrNotFound
-		case err != nil:
-			// Its header cannot say where its index entries are: look for them.
-			return removeUndecodable(b, id)
-		case agentID != "" && h.agentID != agentID:
-			return tickler.ErrNotFound
-		}
-		return remove(b, id, h)
-	})
+		return tickler.ErrNotFound
+	}
+	h, err := decodeHeader(v)
+	switch {
+	case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
+		return tickler.ErrNotFound
+	case err != nil:
+		// Its header cannot say where its index entries are: look for them.
+		return removeUndecodable(b, id)
+	case agentID != "" && h.agentID != agentID:
+		return tickler.ErrNotFound
+	}
+	return remove(b, id, h)
+}
+
+// DeleteMany implements [tickler.BatchDeleter]: each delete is a write of
+// its own, as Delete's, failing alone, and all of them are submitted to
+// the committer at once, so that they share commits. It returns once
+// every delete is fsynced or failed.
+func (s *Store) DeleteMany(ctx context.Context, agentID string, ids []string) []error {
+	fns := make([]func(*bbolt.Tx) error, len(ids))
+	for i, id := range ids {
+		fns[i] = func(tx *bbolt.Tx) error { return deleteRecord(bucketsOf(tx), agentID, id) }
+	}
+	return s.writeMany(ctx, fns)
 }
 
 // remove deletes the record id, whose header is h, with its index
@@ -109,6 +213,9 @@ func remove(b buckets, id string, h *header) error {
 		if err := del(b.due, dueKey(h.next, id)); err != nil {
 			return err
 		}
+	}
+	if h.histSeq == 0 {
+		return nil // no outcome was ever appended: nothing to look for
 	}
 	return trimHistory(b.history, id, math.MaxUint64)
 }
@@ -173,11 +280,43 @@ func trimHistory(hist *bbolt.Bucket, id string, upTo uint64) error {
 // the record's version and next occurrence as they are. A record that
 // cannot be decoded returns a *[RecordError] and is left as is.
 func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
+	fn, err := ackWrite(a)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, fn)
+}
+
+// AckMany implements [tickler.BatchAcker]: each ack is a write of its own,
+// applied as Ack applies it and failing alone, and all of them are
+// submitted to the committer at once, so that they share commits (one
+// fsync for most batches). It returns once every ack is fsynced or failed.
+func (s *Store) AckMany(ctx context.Context, acks []tickler.AckParams) []error {
+	fns := make([]func(*bbolt.Tx) error, 0, len(acks))
+	errs := make([]error, len(acks))
+	idx := make([]int, 0, len(acks))
+	for i, a := range acks {
+		fn, err := ackWrite(a)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		fns = append(fns, fn)
+		idx = append(idx, i)
+	}
+	for k, err := range s.writeMany(ctx, fns) {
+		errs[idx[k]] = err
+	}
+	return errs
+}
+
+// ackWrite returns the write of an ack, its outcome encoded beforehand.
+func ackWrite(a tickler.AckParams) (func(*bbolt.Tx) error, error) {
 	var entry []byte
 	if a.Outcome != nil && a.HistoryLimit > 0 {
 		var err error
 		if entry, err = encodeOutcome(a.Outcome); err != nil {
-			return fmt.Errorf("bolt: ack %s: encoding the outcome: %w", a.ID, err)
+			return nil, fmt.Errorf("bolt: ack %s: encoding the outcome: %w", a.ID, err)
 		}
 	}
 	var cb *callbackRow
@@ -185,60 +324,65 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 		cb = newCallbackRow(a.Callback)
 	}
 	id := []byte(a.ID)
-	return s.update(ctx, func(b buckets) error {
-		if a.HistoryOnly {
-			h, err := lookup(b, "", a.ID)
-			if err != nil {
-				return err
-			}
-			if entry == nil {
-				return putCallback(b, cb, 0)
-			}
-			h.histSeq++
-			if err := put(b.records, id, encodeRecord(h)); err != nil {
-				return err
-			}
-			if err := appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit); err != nil {
-				return err
-			}
-			return putCallback(b, cb, h.histSeq)
-		}
-		h, err := fenced(b, a.ID, "", a.Version)
+	return func(tx *bbolt.Tx) error { return ack(bucketsOf(tx), a, id, entry, cb) }, nil
+}
+
+// ack applies a in the transaction of b; entry is its encoded outcome, or
+// nil if none is to be kept, and cb its callback for the outbox, or nil.
+// The callback is written only if the ack applies.
+func ack(b buckets, a tickler.AckParams, id, entry []byte, cb *callbackRow) error {
+	if a.HistoryOnly {
+		h, err := lookup(b, "", a.ID)
 		if err != nil {
-			return err
-		}
-		if a.Next.IsZero() {
-			if err := remove(b, a.ID, h); err != nil {
-				return err
-			}
-			return putCallback(b, cb, 0)
-		}
-		if h.hasNext {
-			if err := del(b.due, dueKey(h.next, a.ID)); err != nil {
-				return err
-			}
-		}
-		h.version++
-		h.hasNext, h.next = true, a.Next.UnixNano()
-		if entry != nil {
-			h.histSeq++
-		}
-		// Encode before the first put: h.body aliases the stored value.
-		nv := encodeRecord(h)
-		if err := put(b.records, id, nv); err != nil {
-			return err
-		}
-		if err := put(b.due, dueKey(h.next, a.ID), nil); err != nil {
 			return err
 		}
 		if entry == nil {
 			return putCallback(b, cb, 0)
 		}
+		h.histSeq++
+		if err := put(b.records, id, encodeRecord(h)); err != nil {
+			return err
+		}
 		if err := appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit); err != nil {
 			return err
 		}
 		return putCallback(b, cb, h.histSeq)
-	})
+	}
+	h, err := fenced(b, a.ID, "", a.Version)
+	if err != nil {
+		return err
+	}
+	if a.Next.IsZero() {
+		if err := remove(b, a.ID, h); err != nil {
+			return err
+		}
+		return putCallback(b, cb, 0)
+	}
+	if h.hasNext {
+		if err := del(b.due, dueKey(h.next, a.ID)); err != nil {
+			return err
+		}
+	}
+	h.version++
+	h.hasNext, h.next = true, a.Next.UnixNano()
+	if entry != nil {
+		h.histSeq++
+	}
+	// Encode before the first put: h.body aliases the stored value.
+	nv := encodeRecord(h)
+	if err := put(b.records, id, nv); err != nil {
+		return err
+	}
+	if err := put(b.due, dueKey(h.next, a.ID), nil); err != nil {
+		return err
+	}
+	if entry == nil {
+		return putCallback(b, cb, 0)
+	}
+	if err := appendHistory(b.history, a.ID, h.histSeq, entry, a.HistoryLimit); err != nil {
+		return err
+	}
+	return putCallback(b, cb, h.histSeq)
 }
 
 // appendHistory stores entry as the history entry seq of the record id and

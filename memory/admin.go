@@ -18,15 +18,20 @@ func (s *Store) ListAll(ctx context.Context, p tickler.ListAllParams) (tickler.L
 	var res tickler.ListAllResult
 	ids := s.all
 	if p.AgentID != "" {
-		if ids = s.byAgent[p.AgentID]; ids == nil {
+		ix := s.byAgent[p.AgentID]
+		if ix == nil {
 			return res, nil
 		}
+		ids = ix.ids
 	}
 	ids.AscendGreaterOrEqual(p.After, func(id string) bool {
 		if id == p.After {
 			return true
 		}
-		r := s.recs[id]
+		r, ok := s.recs[id]
+		if !ok || (p.AgentID != "" && r.AgentID != p.AgentID) {
+			return true // an id the agent's index keeps after a delete
+		}
 		last := s.last(id)
 		if !p.Match(r, last) {
 			return true

@@ -19,8 +19,8 @@ import (
 type Store struct {
 	mu      sync.RWMutex
 	recs    map[string]*tickler.Record
-	byAgent map[string]*btree.BTreeG[string] // each agent's ids, in order
-	all     *btree.BTreeG[string]            // every id, in order
+	byAgent map[string]*agentIndex
+	all     *btree.BTreeG[string] // every id, in order
 	due     *btree.BTreeG[dueKey]
 	history map[string][]tickler.Outcome // oldest first
 	// The callback outbox (outbox.go): callbacks by id, and their index
@@ -30,6 +30,36 @@ type Store struct {
 }
 
 func idLess(a, b string) bool { return a < b }
+
+// agentIndex is one agent's ids, in order, for List. A removal only counts
+// the id as stale: List and compact skip an id whose record is gone or
+// belongs to another agent now, and the tree is rebuilt from its live ids
+// once the stale ones outnumber them. A B-tree delete was half the cost
+// of a removal.
+type agentIndex struct {
+	ids   *btree.BTreeG[string]
+	live  int // ids whose record exists and belongs to the agent
+	stale int // ids left in the tree by removals
+}
+
+// liveFor reports whether the record id exists and belongs to agent; s.mu
+// is held.
+func (s *Store) liveFor(agent, id string) bool {
+	r, ok := s.recs[id]
+	return ok && r.AgentID == agent
+}
+
+// compact rebuilds ix from its live ids; s.mu is held.
+func (s *Store) compact(agent string, ix *agentIndex) {
+	ids := btree.NewG(32, idLess)
+	ix.ids.Ascend(func(id string) bool {
+		if s.liveFor(agent, id) {
+			ids.ReplaceOrInsert(id)
+		}
+		return true
+	})
+	ix.ids, ix.live, ix.stale = ids, ids.Len(), 0
+}
 
 type dueKey struct {
 	at int64 // Unix nanoseconds
@@ -47,7 +77,7 @@ func dueLess(a, b dueKey) bool {
 func New() *Store {
 	return &Store{
 		recs:    make(map[string]*tickler.Record),
-		byAgent: make(map[string]*btree.BTreeG[string]),
+		byAgent: make(map[string]*agentIndex),
 		all:     btree.NewG(32, idLess),
 		due:     btree.NewG(32, dueLess),
 		history: make(map[string][]tickler.Outcome),
@@ -60,6 +90,7 @@ func New() *Store {
 var (
 	_ tickler.AdminStore     = (*Store)(nil)
 	_ tickler.CallbackOutbox = (*Store)(nil)
+	_ tickler.BatchCreator   = (*Store)(nil)
 )
 
 // Create implements [tickler.Store].
@@ -71,22 +102,71 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	if _, ok := s.recs[c.ID]; ok {
 		return tickler.ErrExists
 	}
-	ids := s.byAgent[c.AgentID]
-	if p.MaxPerAgent > 0 && ids != nil && ids.Len() >= p.MaxPerAgent {
-		return fmt.Errorf("%w: agent %q has %d scheduled messages (at most %d)", tickler.ErrLimitExceeded, c.AgentID, ids.Len(), p.MaxPerAgent)
+	ix := s.byAgent[c.AgentID]
+	if p.MaxPerAgent > 0 && ix != nil && ix.live >= p.MaxPerAgent {
+		return fmt.Errorf("%w: agent %q has %d scheduled messages (at most %d)", tickler.ErrLimitExceeded, c.AgentID, ix.live, p.MaxPerAgent)
 	}
+	s.insert(c)
+	r.Version = 1
+	return nil
+}
+
+// CreateMany implements [tickler.BatchCreator]: it stores every record of
+// rs or, if an id is taken or repeats or an agent would pass
+// p.MaxPerAgent, none.
+func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.CreateParams) error {
+	cs := make([]*tickler.Record, len(rs))
+	for i, r := range rs {
+		cs[i] = r.Clone()
+		cs[i].Version = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	added := make(map[string]int) // per agent
+	seen := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		if _, ok := s.recs[c.ID]; ok || seen[c.ID] {
+			return tickler.ErrExists
+		}
+		seen[c.ID] = true
+		added[c.AgentID]++
+	}
+	if p.MaxPerAgent > 0 {
+		for agent, n := range added {
+			have := 0
+			if ix := s.byAgent[agent]; ix != nil {
+				have = ix.live
+			}
+			if have+n > p.MaxPerAgent {
+				return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d", tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
+			}
+		}
+	}
+	for _, c := range cs {
+		s.insert(c)
+	}
+	for _, r := range rs {
+		r.Version = 1
+	}
+	return nil
+}
+
+// insert adds c, whose id is free; s.mu is held.
+func (s *Store) insert(c *tickler.Record) {
 	s.recs[c.ID] = c
-	if ids == nil {
-		ids = btree.NewG(32, idLess)
-		s.byAgent[c.AgentID] = ids
+	ix := s.byAgent[c.AgentID]
+	if ix == nil {
+		ix = &agentIndex{ids: btree.NewG(32, idLess)}
+		s.byAgent[c.AgentID] = ix
 	}
-	ids.ReplaceOrInsert(c.ID)
+	if _, was := ix.ids.ReplaceOrInsert(c.ID); was {
+		ix.stale-- // a removed id created again
+	}
+	ix.live++
 	s.all.ReplaceOrInsert(c.ID)
 	if !c.Next.IsZero() {
 		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
 	}
-	r.Version = 1
-	return nil
 }
 
 // Get implements [tickler.Store].
@@ -107,12 +187,12 @@ func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListRes
 	var out []*tickler.Record
 	more := false
 	after, limit := p.After, p.Limit
-	ids := s.byAgent[p.AgentID]
-	if ids == nil {
+	ix := s.byAgent[p.AgentID]
+	if ix == nil {
 		return tickler.ListResult{}, nil
 	}
-	ids.AscendGreaterOrEqual(after, func(id string) bool {
-		if id == after {
+	ix.ids.AscendGreaterOrEqual(after, func(id string) bool {
+		if id == after || !s.liveFor(p.AgentID, id) {
 			return true
 		}
 		if len(out) == limit {
@@ -141,10 +221,14 @@ func (s *Store) remove(r *tickler.Record) {
 	delete(s.recs, r.ID)
 	delete(s.history, r.ID)
 	s.all.Delete(r.ID)
-	if ids := s.byAgent[r.AgentID]; ids != nil {
-		ids.Delete(r.ID)
-		if ids.Len() == 0 {
+	if ix := s.byAgent[r.AgentID]; ix != nil {
+		ix.live--
+		ix.stale++
+		switch {
+		case ix.live == 0:
 			delete(s.byAgent, r.AgentID)
+		case ix.stale > ix.live && ix.stale > 1024:
+			s.compact(r.AgentID, ix)
 		}
 	}
 	if !r.Next.IsZero() {
@@ -255,8 +339,8 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 func (s *Store) Count(ctx context.Context, agentID string) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if ids := s.byAgent[agentID]; ids != nil {
-		return ids.Len(), nil
+	if ix := s.byAgent[agentID]; ix != nil {
+		return ix.live, nil
 	}
 	return 0, nil
 }

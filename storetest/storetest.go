@@ -10,9 +10,10 @@
 // database) runs it with [RunWith] and a [Config.Damage] hook, so that the
 // suite also checks what Get and Claim do with such a record.
 //
-// A store that implements [tickler.AdminStore] also runs the subtests of
-// AdminStore, and one that implements [tickler.CallbackOutbox] those of
-// CallbackOutbox; for another they skip with one line.
+// A store that implements an optional interface of tickler
+// ([tickler.AdminStore], [tickler.CallbackOutbox], [tickler.BatchAcker],
+// [tickler.BatchCreator], [tickler.BatchDeleter]) also runs that
+// interface's group of subtests; for another they skip with one line.
 //
 // Every subtest runs in parallel with the others, on its own store.
 package storetest
@@ -89,6 +90,27 @@ func RunWith(t *testing.T, cfg Config) {
 			tc.fn(t, cfg.New(t))
 		})
 	}
+	t.Run("BatchAcker", func(t *testing.T) {
+		t.Parallel()
+		if _, ok := cfg.New(t).(tickler.BatchAcker); !ok {
+			t.Skip("the store is not a tickler.BatchAcker")
+		}
+		runBatchAcker(t, cfg)
+	})
+	t.Run("BatchCreator", func(t *testing.T) {
+		t.Parallel()
+		if _, ok := cfg.New(t).(tickler.BatchCreator); !ok {
+			t.Skip("the store is not a tickler.BatchCreator")
+		}
+		runBatchCreator(t, cfg)
+	})
+	t.Run("BatchDeleter", func(t *testing.T) {
+		t.Parallel()
+		if _, ok := cfg.New(t).(tickler.BatchDeleter); !ok {
+			t.Skip("the store is not a tickler.BatchDeleter")
+		}
+		runBatchDeleter(t, cfg)
+	})
 	t.Run("ResultsValidBesideErrDamaged", func(t *testing.T) {
 		t.Parallel()
 		if cfg.Damage == nil {

@@ -130,6 +130,41 @@ func (t *ticklerLib) Add(id int, at time.Time) error {
 	return nil
 }
 
+// BulkChunk is how many schedules one CreateMany of AddMany carries.
+const BulkChunk = 100_000
+
+// AddMany adds the jobs ids, due at ats, with CreateMany in chunks of
+// BulkChunk: each chunk is one atomic write (one commit with bolt).
+func (t *ticklerLib) AddMany(ids []int, ats []time.Time) error {
+	reqs := make([]tickler.CreateRequest, 0, min(len(ids), BulkChunk))
+	texts := make([]string, 0, min(len(ids), BulkChunk))
+	for start := 0; start < len(ids); start += BulkChunk {
+		chunk := ids[start:min(start+BulkChunk, len(ids))]
+		reqs, texts = reqs[:0], texts[:0]
+		for _, id := range chunk {
+			texts = append(texts, strconv.Itoa(id))
+		}
+		for i, id := range chunk {
+			reqs = append(reqs, tickler.CreateRequest{
+				Messages: []tickler.Message{{Role: tickler.RoleUser, Content: tickler.Text(texts[i])}},
+				Schedule: tickler.At(ats[id]),
+			})
+		}
+		sms, err := t.s.CreateMany(context.Background(), benchAgent, reqs)
+		if err != nil {
+			return err
+		}
+		for i, sm := range sms {
+			u, err := uuid.Parse(sm.ID)
+			if err != nil {
+				return fmt.Errorf("tickler returned id %q: %w", sm.ID, err)
+			}
+			t.ids[chunk[i]] = u
+		}
+	}
+	return nil
+}
+
 func (t *ticklerLib) Remove(id int) error {
 	return t.s.Delete(context.Background(), benchAgent, t.ids[id].String())
 }

@@ -135,6 +135,7 @@ type Result struct {
 	IdleCPU      time.Duration `json:"idle_cpu"`      // over IdleWindow
 	IdleWindow   time.Duration `json:"idle_window"`
 
+	Bulk    *Op      `json:"bulk,omitempty"` // N jobs with AddMany (BulkAdder)
 	Restart *Restart `json:"restart,omitempty"`
 	Remove  *Op      `json:"remove,omitempty"`
 	Fire    *Fire    `json:"fire,omitempty"`
@@ -164,6 +165,38 @@ type Fire struct {
 // restarted library holds (after GC, less what was live before reopening).
 type Restarter interface {
 	Restart() (took time.Duration, heap int64, err error)
+}
+
+// BulkAdder is a library that adds many jobs in one call (tickler's
+// CreateMany).
+type BulkAdder interface {
+	AddMany(ids []int, ats []time.Time) error
+}
+
+// Bulk adds n jobs due 1–2 h ahead with AddMany, on a fresh library, and
+// returns the outcome; it returns nil if the library has no AddMany.
+func Bulk(f Factory, n int, dir string, rng *rand.Rand) *Op {
+	lib, err := f.New(Env{N: n, Dir: dir, Fired: func(int) {}})
+	if err != nil {
+		return &Op{Err: err.Error()}
+	}
+	defer lib.Stop()
+	bulk, ok := lib.(BulkAdder)
+	if !ok {
+		return nil
+	}
+	if err := lib.Start(); err != nil {
+		return &Op{Err: err.Error()}
+	}
+	ats := AheadDue(rng, n)
+	ids := rng.Perm(n)
+	start, cpu0 := time.Now(), CPUTime()
+	err = bulk.AddMany(ids, ats)
+	o := &Op{Done: n, Elapsed: time.Since(start), CPU: CPUTime() - cpu0}
+	if err != nil {
+		o.Done, o.Err = 0, err.Error()
+	}
+	return o
 }
 
 // Run runs the workloads on one library with cfg.N jobs and calls emit

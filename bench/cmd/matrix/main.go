@@ -34,13 +34,14 @@ var (
 	window   = flag.Duration("window", 2*time.Second, "the fire workload's window")
 	budget   = flag.Duration("budget", 60*time.Second, "time budget of each phase (add, remove, fire) per library and N")
 	burst    = flag.Int("burst", 100000, "jobs due at one instant for tickler's deliveries/s (0: skip)")
-	short    = flag.Bool("short", false, "smoke run: -n 1000 -idle 1s -window 500ms -budget 10s -burst 1000")
+	bulk     = flag.Int("bulk", 1000000, "jobs tickler adds with CreateMany, in chunks of 100k (0: skip)")
+	short    = flag.Bool("short", false, "smoke run: -n 1000 -idle 1s -window 500ms -budget 10s -burst 1000 -bulk 1000")
 	out      = flag.String("out", "", "also write the markdown to this file")
 	jsonOut  = flag.String("json", "", "write the raw results as JSON to this file")
 	dir      = flag.String("dir", "", "scratch directory (default: a new one under $TMPDIR)")
 	seed     = flag.Uint64("seed", 1, "random seed")
 
-	child = flag.String("child", "", "internal: run one library in this process (lib:N or burst:lib:N)")
+	child = flag.String("child", "", "internal: run one library in this process (lib:N, burst:lib:N or bulk:lib:N)")
 )
 
 func names() string {
@@ -66,6 +67,7 @@ func main() {
 		def("window", "500ms")
 		def("budget", "10s")
 		def("burst", "1000")
+		def("bulk", "1000")
 	}
 	if *child != "" {
 		runChild(*child)
@@ -106,6 +108,13 @@ func runChild(spec string) {
 		lead := 2*time.Second + time.Duration(n)*perJob
 		fr := suite.FireN(fs[0], n, lead, 0, *budget, *dir, rng)
 		emit(&suite.Result{Lib: fs[0].Name, N: n, Parallel: fs[0].Parallel, Fire: fr})
+	case parts[0] == "bulk":
+		fs, err := suite.Lookup(parts[1])
+		if err != nil {
+			fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(*seed, uint64(n)))
+		emit(&suite.Result{Lib: fs[0].Name, N: n, Parallel: 1, Bulk: suite.Bulk(fs[0], n, *dir, rng)})
 	default:
 		fs, err := suite.Lookup(parts[0])
 		if err != nil {
@@ -175,6 +184,13 @@ func runParent() error {
 		for _, f := range libs {
 			if strings.HasPrefix(f.Name, "tickler") {
 				rep.Bursts = append(rep.Bursts, runOne(scratch, fmt.Sprintf("burst:%s:%d", f.Name, *burst), 2**budget+time.Minute))
+			}
+		}
+	}
+	if *bulk > 0 {
+		for _, f := range libs {
+			if strings.HasPrefix(f.Name, "tickler") {
+				rep.Bulks = append(rep.Bulks, runOne(scratch, fmt.Sprintf("bulk:%s:%d", f.Name, *bulk), 2**budget+time.Minute))
 			}
 		}
 	}

@@ -14,6 +14,7 @@ type report struct {
 	Cells   map[string]*cell `json:"cells"`
 	None    *cell            `json:"none"`
 	Bursts  []*cell          `json:"bursts"`
+	Bulks   []*cell          `json:"bulks"`
 	Started time.Time        `json:"started"`
 	Took    time.Duration    `json:"took"`
 }
@@ -25,7 +26,7 @@ func (r *report) markdown() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("### Run of %s (took %v)\n\n", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Took.Round(time.Second))
 	p("Machine: %s.  \n", machine())
-	p("Flags: -n %s -idle %v -window %v -budget %v -burst %d -seed %d.\n\n", *nFlag, *idle, *window, *budget, *burst, *seed)
+	p("Flags: -n %s -idle %v -window %v -budget %v -burst %d -bulk %d -seed %d.\n\n", *nFlag, *idle, *window, *budget, *burst, *bulk, *seed)
 
 	p("#### Add, memory, idle, remove\n\n")
 	p("| library | N | add ns/op (CPU) | heap B/job | RSS B/job | goroutines +N | idle CPU | remove ns/op (CPU) | remove total |\n")
@@ -120,6 +121,25 @@ func (r *report) markdown() string {
 		}
 	}
 
+	if len(r.Bulks) > 0 {
+		p("\n#### tickler alone: bulk creates\n\n")
+		p("N one-time schedules due 1–2 h ahead, added by one caller with `Scheduler.CreateMany` in chunks of %s ", count(suite.BulkChunk))
+		p("(each chunk one atomic write: with bolt, one fsynced commit).\n\n")
+		p("| store | N | total | creates/s | CPU |\n|---|---:|---:|---:|---:|\n")
+		for _, c := range r.Bulks {
+			switch {
+			case c.Res == nil:
+				p("| ? | | failed: %s | | |\n", c.Killed)
+			case c.Res.Bulk == nil || c.Res.Bulk.Err != "":
+				p("| %s | %s | failed: %v | | |\n", c.Res.Lib, count(c.Res.N), c.Res.Bulk)
+			default:
+				b := c.Res.Bulk
+				p("| %s | %s | %s | %.0f | %s |\n", c.Res.Lib, count(c.Res.N), ms(b.Elapsed),
+					float64(b.Done)/b.Elapsed.Seconds(), ms(b.CPU))
+			}
+		}
+	}
+
 	if rows := r.restarts(); len(rows) > 0 {
 		p("\n#### tickler-bolt: restart with N stored\n\n")
 		p("Stop, close the file, then `bolt.Open` + `tickler.New` + `Start` (the first claim); the Go heap the reopened store and scheduler hold after GC, per stored schedule.\n\n")
@@ -164,6 +184,8 @@ func (r *report) restarts() []string {
 }
 
 // targets checks the issue's targets against this run.
+// targets are those of the issue "Performance, round two", with ratios
+// against the bare heap (baseline) of the same run.
 func (r *report) targets() [][3]string {
 	var out [][3]string
 	add := func(target, figure string, met *bool) {
@@ -181,53 +203,84 @@ func (r *report) targets() [][3]string {
 		return nil
 	}
 	const k100, m1 = 100_000, 1_000_000
-	for _, lib := range []string{"tickler-memory", "tickler-bolt"} {
-		t := res(lib, k100)
-		if t == nil || !t.Add.Complete(k100) {
-			add(lib+": add at 100k ≤ 2 µs/op", "not measured", nil)
+	firing := func(t *suite.Result) bool {
+		return t != nil && t.Fire != nil && (t.Fire.Err == "" || t.Fire.Late.Fired > 0)
+	}
+
+	// bolt fires like memory.
+	if t := res("tickler-bolt", k100); firing(t) {
+		l := t.Fire.Late
+		add("tickler-bolt: fire 100k over 2 s: p99 ≤ 20 ms, none lost or duplicated",
+			fmt.Sprintf("p99 %s, lost %d, dup %d", ms(l.P99), l.Lost, l.Dup),
+			yes(l.P99 <= 20*time.Millisecond && l.Lost == 0 && l.Dup == 0))
+	} else {
+		add("tickler-bolt: fire 100k over 2 s: p99 ≤ 20 ms, none lost or duplicated", "not measured", nil)
+	}
+	for _, c := range r.Bursts {
+		if c.Res == nil || c.Res.Fire == nil || c.Res.Lib != "tickler-bolt" {
 			continue
 		}
-		ns := t.Add.NsPerOp()
-		fig := fmt.Sprintf("%.0f ns/op", ns)
-		met := ns <= 2000
-		if g := res("gocron", k100); g != nil && g.Add.Complete(k100) {
-			ratio := g.Add.NsPerOp() / ns
-			fig += fmt.Sprintf(", gocron %.0f ns/op = %.1f×", g.Add.NsPerOp(), ratio)
-			met = met && ratio >= 6
-			add(lib+": add at 100k ≤ 2 µs/op and ≥ 6× faster than gocron", fig, yes(met))
-		} else {
-			add(lib+": add at 100k ≤ 2 µs/op and ≥ 6× faster than gocron", fig+", gocron not measured", yes(ns <= 2000))
+		l := c.Res.Fire.Late
+		if l.Max > 0 {
+			rate := float64(l.Fired) / l.Max.Seconds()
+			add(fmt.Sprintf("tickler-bolt: ≥ 100,000 recorded deliveries/s end to end (N=%s)", count(c.Res.N)),
+				fmt.Sprintf("%.0f/s, lost %d, dup %d", rate, l.Lost, l.Dup), yes(c.Res.N >= k100 && rate >= 100000 && l.Lost == 0 && l.Dup == 0))
+		}
+	}
+
+	// Bulk writes.
+	for _, c := range r.Bulks {
+		if c.Res == nil || c.Res.Lib != "tickler-bolt" {
+			continue
+		}
+		if b := c.Res.Bulk; b != nil && b.Err == "" {
+			add(fmt.Sprintf("tickler-bolt: %s schedules with CreateMany ≤ 10 s", count(c.Res.N)), ms(b.Elapsed),
+				yes(c.Res.N >= m1 && b.Elapsed <= 10*time.Second))
 		}
 	}
 	for _, n := range []int{m1, k100} {
-		if t := res("tickler-bolt", n); t != nil && t.MemMeasured {
-			fig := fmt.Sprintf("%s B/job at N=%s", bytesCell(t.HeapPerJob), count(n))
-			if g := res("gocron", n); g != nil && g.MemMeasured {
-				fig += fmt.Sprintf(" (gocron %s)", bytesCell(g.HeapPerJob))
-			}
-			add("tickler-bolt: heap per pending schedule ≤ 100 B", fig, yes(t.HeapPerJob <= 100))
+		if t := res("tickler-bolt", n); t != nil && t.Add.Complete(n) {
+			rate := 1e9 / t.Add.NsPerOp()
+			add("tickler-bolt: concurrent creates ≥ 30,000/s with 64 callers (one agent; see the Go benchmark for 64 agents)",
+				fmt.Sprintf("%.0f/s (N=%s)", rate, count(n)), yes(rate >= 30000))
 			break
 		}
 	}
-	for _, lib := range []string{"tickler-memory", "tickler-bolt"} {
-		t := res(lib, k100)
-		if t == nil || t.Fire == nil || t.Fire.Err != "" && t.Fire.Late.Fired == 0 {
-			add(lib+": fire 100k over 2 s: p99 ≤ 1.5 ms, none lost or duplicated", "not measured", nil)
-			continue
+
+	// The memory store near the floor.
+	if t := res("tickler-memory", k100); t != nil && t.Add.Complete(k100) {
+		fig := fmt.Sprintf("%.0f ns/op", t.Add.NsPerOp())
+		if b := res("baseline", k100); b != nil && b.Add.Complete(k100) {
+			fig += fmt.Sprintf(" (bare heap %.0f ns/op)", b.Add.NsPerOp())
 		}
+		add("tickler-memory: add at 100k ≤ 1 µs", fig, yes(t.Add.NsPerOp() <= 1000))
+	} else {
+		add("tickler-memory: add at 100k ≤ 1 µs", "not measured", nil)
+	}
+	if t := res("tickler-memory", m1); t != nil && t.Remove != nil {
+		fig := totalCell(t.Remove, m1)
+		if b := res("baseline", m1); b != nil && b.Remove.Complete(m1) {
+			fig += " (bare heap " + totalCell(b.Remove, m1) + ")"
+		}
+		add("tickler-memory: remove 1M ≤ 1 s", fig, yes(t.Remove.Complete(m1) && t.Remove.Elapsed <= time.Second))
+	} else {
+		add("tickler-memory: remove 1M ≤ 1 s", "not measured", nil)
+	}
+	if t := res("tickler-memory", k100); firing(t) {
 		l := t.Fire.Late
-		add(lib+": fire 100k over 2 s: p99 ≤ 1.5 ms, none lost or duplicated",
-			fmt.Sprintf("p99 %s, lost %d, dup %d", ms(l.P99), l.Lost, l.Dup),
-			yes(l.P99 <= 1500*time.Microsecond && l.Lost == 0 && l.Dup == 0))
-	}
-	for _, lib := range []string{"tickler-memory", "tickler-bolt"} {
-		t := res(lib, m1)
-		if t == nil || t.Remove == nil {
-			add(lib+": remove 1M ≤ 1 s", "not measured", nil)
-			continue
+		fig := fmt.Sprintf("p99 %s, lost %d, dup %d, CPU %s", ms(l.P99), l.Lost, l.Dup, ms(t.Fire.CPU))
+		met := l.P99 <= 1500*time.Microsecond && l.Lost == 0 && l.Dup == 0
+		if b := res("baseline", k100); firing(b) {
+			ratio := t.Fire.CPU.Seconds() / b.Fire.CPU.Seconds()
+			fig += fmt.Sprintf(" = %.1f× the bare heap's %s", ratio, ms(b.Fire.CPU))
+			met = met && ratio <= 2
 		}
-		add(lib+": remove 1M ≤ 1 s", totalCell(t.Remove, m1), yes(t.Remove.Complete(m1) && t.Remove.Elapsed <= time.Second))
+		add("tickler-memory: fire 100k over 2 s: p99 ≤ 1.5 ms, CPU ≤ 2× the bare heap, none lost or duplicated", fig, yes(met))
+	} else {
+		add("tickler-memory: fire 100k over 2 s: p99 ≤ 1.5 ms, CPU ≤ 2× the bare heap", "not measured", nil)
 	}
+
+	// Nothing regresses.
 	for _, lib := range []string{"tickler-memory", "tickler-bolt"} {
 		t := res(lib, m1)
 		if t == nil || t.IdleWindow == 0 || r.None == nil || r.None.Res == nil {
@@ -241,14 +294,16 @@ func (r *report) targets() [][3]string {
 			fmt.Sprintf("%s vs %s over %v", ms(t.IdleCPU), ms(none), t.IdleWindow),
 			yes(t.IdleCPU <= none+slack))
 	}
-	if t := res("tickler-bolt", m1); t != nil && t.Restart != nil && t.Restart.Err == "" {
-		add("tickler-bolt: restart with 1M ≤ 3 s", ms(t.Restart.Took), yes(t.Restart.Took <= 3*time.Second))
+	for _, n := range []int{m1, k100} {
+		if t := res("tickler-bolt", n); t != nil && t.Restart != nil && t.Restart.Err == "" {
+			add(fmt.Sprintf("tickler-bolt: restart with %s stored in ms (≤ 100 ms)", count(n)), ms(t.Restart.Took), yes(t.Restart.Took <= 100*time.Millisecond))
+			break
+		}
 	}
 	for _, n := range []int{m1, k100} {
-		if t := res("tickler-bolt", n); t != nil && t.Add.Complete(n) {
-			rate := 1e9 / t.Add.NsPerOp()
-			add("tickler-bolt: durable creates ≥ 20,000/s with 64 callers",
-				fmt.Sprintf("%.0f/s (N=%s)", rate, count(n)), yes(rate >= 20000))
+		if t := res("tickler-bolt", n); t != nil && t.MemMeasured {
+			add("tickler-bolt: heap per pending schedule ≤ 100 B",
+				fmt.Sprintf("%s B/job at N=%s", bytesCell(t.HeapPerJob), count(n)), yes(t.HeapPerJob <= 100))
 			break
 		}
 	}
