@@ -14,37 +14,21 @@ import (
 // listing across agents with filters, the newest outcomes of all records,
 // counts by status.
 
-// adminTests are the subtests of the AdminStore group.
-var adminTests = []struct {
-	name string
-	fn   func(*testing.T, tickler.AdminStore)
-}{
-	{"ListAllAcrossAgentsInIDOrderPaged", testListAll},
-	{"ListAllFilters", testListAllFilters},
-	{"RecentOutcomesNewestFirstAcrossRecords", testRecentOutcomes},
-	{"CountsByStatus", testCounts},
-}
-
-// runAdmin runs the AdminStore group if cfg's stores implement it, and
-// skips it with one line if they do not.
-func runAdmin(t *testing.T, cfg Config) {
-	if _, ok := cfg.New(t).(tickler.AdminStore); !ok {
-		t.Skip("the store is not a tickler.AdminStore")
+// adminTests are the subtests of the AdminStore group; the last needs
+// cfg's Damage hook.
+func adminTests(cfg Config) []subtest[tickler.AdminStore] {
+	return []subtest[tickler.AdminStore]{
+		{"ListAllAcrossAgentsInIDOrderPaged", testListAll},
+		{"ListAllFilters", testListAllFilters},
+		{"RecentOutcomesNewestFirstAcrossRecords", testRecentOutcomes},
+		{"CountsByStatus", testCounts},
+		{"ListAllAndCountsNameDamaged", func(t *testing.T, s tickler.AdminStore) {
+			if cfg.Damage == nil {
+				t.Skip("no Config.Damage hook: the store cannot hold a damaged record")
+			}
+			testAdminDamaged(t, s, cfg.Damage)
+		}},
 	}
-	for _, tc := range adminTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, cfg.New(t).(tickler.AdminStore))
-		})
-	}
-	t.Run("ListAllAndCountsNameDamaged", func(t *testing.T) {
-		t.Parallel()
-		if cfg.Damage == nil {
-			t.Skip("no Config.Damage hook: the store cannot hold a damaged record")
-		}
-		s := cfg.New(t)
-		testAdminDamaged(t, s.(tickler.AdminStore), cfg.Damage)
-	})
 }
 
 func listAll(t *testing.T, s tickler.AdminStore, p tickler.ListAllParams) tickler.ListAllResult {

@@ -26,34 +26,15 @@ func (s ackOneByMany) Ack(ctx context.Context, p tickler.AckParams) error {
 	return errs[0]
 }
 
-// runBatchAcker runs the BatchAcker group: every Ack test of the suite
+// batchAckerTests are the BatchAcker group: every Ack test of the suite
 // again with Ack made an AckMany of one, and the tests of batches.
-func runBatchAcker(t *testing.T, cfg Config) {
-	t.Helper()
-	batch := func(t *testing.T) tickler.BatchAcker {
-		s, ok := cfg.New(t).(tickler.BatchAcker)
-		if !ok {
-			t.Fatal("storetest: Config.New returned a store that is not a BatchAcker, and then one that is")
-		}
-		return s
-	}
-	tests := []struct {
-		name string
-		fn   func(*testing.T, tickler.BatchAcker)
-	}{
-		{"AckAdvancesAndRemoves", func(t *testing.T, s tickler.BatchAcker) { testAck(t, ackOneByMany{s}) }},
-		{"AckFencedByVersion", func(t *testing.T, s tickler.BatchAcker) { testAckConflict(t, ackOneByMany{s}) }},
-		{"AckHistoryOnlyChangesNeitherVersionNorNext", func(t *testing.T, s tickler.BatchAcker) { testAckHistoryOnly(t, ackOneByMany{s}) }},
-		{"HistoryBoundedNewestFirst", func(t *testing.T, s tickler.BatchAcker) { testHistory(t, ackOneByMany{s}) }},
-		{"AckManyAppliesEachAlone", testAckManyEachAlone},
-		{"AckManyConcurrentBatches", testAckManyConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, batch(t))
-		})
-	}
+var batchAckerTests = []subtest[tickler.BatchAcker]{
+	{"AckAdvancesAndRemoves", func(t *testing.T, s tickler.BatchAcker) { testAck(t, ackOneByMany{s}) }},
+	{"AckFencedByVersion", func(t *testing.T, s tickler.BatchAcker) { testAckConflict(t, ackOneByMany{s}) }},
+	{"AckHistoryOnlyChangesNeitherVersionNorNext", func(t *testing.T, s tickler.BatchAcker) { testAckHistoryOnly(t, ackOneByMany{s}) }},
+	{"HistoryBoundedNewestFirst", func(t *testing.T, s tickler.BatchAcker) { testHistory(t, ackOneByMany{s}) }},
+	{"AckManyAppliesEachAlone", testAckManyEachAlone},
+	{"AckManyConcurrentBatches", testAckManyConcurrent},
 }
 
 // testAckManyEachAlone sends one batch that mixes acks that apply with
@@ -158,22 +139,10 @@ func testAckManyConcurrent(t *testing.T, s tickler.BatchAcker) {
 	}
 }
 
-// runBatchCreator runs the BatchCreator group.
-func runBatchCreator(t *testing.T, cfg Config) {
-	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(*testing.T, tickler.BatchCreator)
-	}{
-		{"CreateManyStoresEvery", testCreateMany},
-		{"CreateManyAllOrNothing", testCreateManyAllOrNothing},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, cfg.New(t).(tickler.BatchCreator))
-		})
-	}
+// batchCreatorTests are the BatchCreator group.
+var batchCreatorTests = []subtest[tickler.BatchCreator]{
+	{"CreateManyStoresEvery", testCreateMany},
+	{"CreateManyAllOrNothing", testCreateManyAllOrNothing},
 }
 
 func testCreateMany(t *testing.T, s tickler.BatchCreator) {
@@ -240,36 +209,35 @@ func testCreateManyAllOrNothing(t *testing.T, s tickler.BatchCreator) {
 	}
 }
 
-// runBatchDeleter runs the BatchDeleter group.
-func runBatchDeleter(t *testing.T, cfg Config) {
-	t.Helper()
-	t.Run("DeleteManyEachAlone", func(t *testing.T) {
-		t.Parallel()
-		s := cfg.New(t).(tickler.BatchDeleter)
-		mustCreate(t, s, Record("a1", "a", epoch))
-		mustCreate(t, s, Record("a2", "a", epoch))
-		mustCreate(t, s, Record("b1", "b", epoch))
-		mustAck(t, s, tickler.AckParams{ID: "a2", Version: 1, Next: epoch.Add(time.Hour),
-			Outcome: &tickler.Outcome{ID: "o", ScheduledMessageID: "a2", Status: tickler.StatusSuccess}, HistoryLimit: 5})
-		errs := s.DeleteMany(ctx, "a", []string{"a1", "b1", "nope", "a2", "a1"})
-		want := []error{nil, tickler.ErrNotFound, tickler.ErrNotFound, nil, tickler.ErrNotFound}
-		if len(errs) != len(want) {
-			t.Fatalf("DeleteMany returned %d errors for 5 ids", len(errs))
+// batchDeleterTests are the BatchDeleter group.
+var batchDeleterTests = []subtest[tickler.BatchDeleter]{
+	{"DeleteManyEachAlone", testDeleteManyEachAlone},
+}
+
+func testDeleteManyEachAlone(t *testing.T, s tickler.BatchDeleter) {
+	mustCreate(t, s, Record("a1", "a", epoch))
+	mustCreate(t, s, Record("a2", "a", epoch))
+	mustCreate(t, s, Record("b1", "b", epoch))
+	mustAck(t, s, tickler.AckParams{ID: "a2", Version: 1, Next: epoch.Add(time.Hour),
+		Outcome: &tickler.Outcome{ID: "o", ScheduledMessageID: "a2", Status: tickler.StatusSuccess}, HistoryLimit: 5})
+	errs := s.DeleteMany(ctx, "a", []string{"a1", "b1", "nope", "a2", "a1"})
+	want := []error{nil, tickler.ErrNotFound, tickler.ErrNotFound, nil, tickler.ErrNotFound}
+	if len(errs) != len(want) {
+		t.Fatalf("DeleteMany returned %d errors for 5 ids", len(errs))
+	}
+	for i, w := range want {
+		if (w == nil) != (errs[i] == nil) || (w != nil && !errors.Is(errs[i], w)) {
+			t.Errorf("DeleteMany: id %d = %v, want %v", i, errs[i], w)
 		}
-		for i, w := range want {
-			if (w == nil) != (errs[i] == nil) || (w != nil && !errors.Is(errs[i], w)) {
-				t.Errorf("DeleteMany: id %d = %v, want %v", i, errs[i], w)
-			}
-		}
-		if n, _ := s.Count(ctx, "a"); n != 0 {
-			t.Errorf("Count(a) = %d after DeleteMany", n)
-		}
-		mustGet(t, s, "b1")
-		if _, err := s.History(ctx, tickler.HistoryParams{ID: "a2", Limit: 5}); !errors.Is(err, tickler.ErrNotFound) {
-			t.Errorf("History of a deleted record = %v", err)
-		}
-		if res := claim(t, s, tickler.Due{}, epoch.Add(2*time.Hour), 100); len(res.Due) != 1 || res.Due[0].ID != "b1" {
-			t.Errorf("Claim after DeleteMany = %v", ids(res.Due))
-		}
-	})
+	}
+	if n, _ := s.Count(ctx, "a"); n != 0 {
+		t.Errorf("Count(a) = %d after DeleteMany", n)
+	}
+	mustGet(t, s, "b1")
+	if _, err := s.History(ctx, tickler.HistoryParams{ID: "a2", Limit: 5}); !errors.Is(err, tickler.ErrNotFound) {
+		t.Errorf("History of a deleted record = %v", err)
+	}
+	if res := claim(t, s, tickler.Due{}, epoch.Add(2*time.Hour), 100); len(res.Due) != 1 || res.Due[0].ID != "b1" {
+		t.Errorf("Claim after DeleteMany = %v", ids(res.Due))
+	}
 }

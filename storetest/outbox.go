@@ -15,30 +15,12 @@ import (
 // lease, retried, and finished into its history entry. They run on the
 // real clock, since a shared store leases on its own.
 
-var outboxTests = []struct {
-	name string
-	fn   func(*testing.T, tickler.Store, tickler.CallbackOutbox)
-}{
-	{"WrittenWithTheAckOrNotAtAll", testOutboxAtomic},
-	{"OutlivesItsRecord", testOutboxOutlivesRecord},
-	{"ClaimedOncePerLease", testOutboxLease},
-	{"RetryWaitsForItsNextAttempt", testOutboxRetry},
-	{"FinishRecordsStatusInHistory", testOutboxFinish},
-}
-
-// runOutbox runs the CallbackOutbox group if cfg's stores implement it,
-// and skips it with one line if they do not.
-func runOutbox(t *testing.T, cfg Config) {
-	if _, ok := cfg.New(t).(tickler.CallbackOutbox); !ok {
-		t.Skip("the store is not a tickler.CallbackOutbox")
-	}
-	for _, tc := range outboxTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := cfg.New(t)
-			tc.fn(t, s, s.(tickler.CallbackOutbox))
-		})
-	}
+var outboxTests = []subtest[tickler.CallbackOutbox]{
+	{"WrittenWithTheAckOrNotAtAll", func(t *testing.T, o tickler.CallbackOutbox) { testOutboxAtomic(t, o.(tickler.Store), o) }},
+	{"OutlivesItsRecord", func(t *testing.T, o tickler.CallbackOutbox) { testOutboxOutlivesRecord(t, o.(tickler.Store), o) }},
+	{"ClaimedOncePerLease", func(t *testing.T, o tickler.CallbackOutbox) { testOutboxLease(t, o.(tickler.Store), o) }},
+	{"RetryWaitsForItsNextAttempt", func(t *testing.T, o tickler.CallbackOutbox) { testOutboxRetry(t, o.(tickler.Store), o) }},
+	{"FinishRecordsStatusInHistory", func(t *testing.T, o tickler.CallbackOutbox) { testOutboxFinish(t, o.(tickler.Store), o) }},
 }
 
 // Callback returns a callback of the record id, due now, whose payload is

@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -90,27 +91,9 @@ func RunWith(t *testing.T, cfg Config) {
 			tc.fn(t, cfg.New(t))
 		})
 	}
-	t.Run("BatchAcker", func(t *testing.T) {
-		t.Parallel()
-		if _, ok := cfg.New(t).(tickler.BatchAcker); !ok {
-			t.Skip("the store is not a tickler.BatchAcker")
-		}
-		runBatchAcker(t, cfg)
-	})
-	t.Run("BatchCreator", func(t *testing.T) {
-		t.Parallel()
-		if _, ok := cfg.New(t).(tickler.BatchCreator); !ok {
-			t.Skip("the store is not a tickler.BatchCreator")
-		}
-		runBatchCreator(t, cfg)
-	})
-	t.Run("BatchDeleter", func(t *testing.T) {
-		t.Parallel()
-		if _, ok := cfg.New(t).(tickler.BatchDeleter); !ok {
-			t.Skip("the store is not a tickler.BatchDeleter")
-		}
-		runBatchDeleter(t, cfg)
-	})
+	t.Run("BatchAcker", func(t *testing.T) { runGroup(t, cfg, batchAckerTests) })
+	t.Run("BatchCreator", func(t *testing.T) { runGroup(t, cfg, batchCreatorTests) })
+	t.Run("BatchDeleter", func(t *testing.T) { runGroup(t, cfg, batchDeleterTests) })
 	t.Run("ResultsValidBesideErrDamaged", func(t *testing.T) {
 		t.Parallel()
 		if cfg.Damage == nil {
@@ -118,14 +101,31 @@ func RunWith(t *testing.T, cfg Config) {
 		}
 		testDamaged(t, cfg.New(t), cfg.Damage)
 	})
-	t.Run("AdminStore", func(t *testing.T) {
-		t.Parallel()
-		runAdmin(t, cfg)
-	})
-	t.Run("CallbackOutbox", func(t *testing.T) {
-		t.Parallel()
-		runOutbox(t, cfg)
-	})
+	t.Run("AdminStore", func(t *testing.T) { runGroup(t, cfg, adminTests(cfg)) })
+	t.Run("CallbackOutbox", func(t *testing.T) { runGroup(t, cfg, outboxTests) })
+}
+
+// subtest is one subtest of the group of an optional interface I of
+// tickler, run on a new store that implements I.
+type subtest[I any] struct {
+	name string
+	fn   func(*testing.T, I)
+}
+
+// runGroup runs the subtests of I's group in parallel, each on a new
+// store, if the stores implement I; it skips the group with one line if
+// they do not.
+func runGroup[I any](t *testing.T, cfg Config, tests []subtest[I]) {
+	t.Parallel()
+	if _, ok := cfg.New(t).(I); !ok {
+		t.Skipf("the store is not a %v", reflect.TypeFor[I]())
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, cfg.New(t).(I))
+		})
+	}
 }
 
 var (
