@@ -11,7 +11,8 @@ import (
 // all or nothing: an invalid request returns an *[ItemError] naming its
 // index and wrapping the *[ValidationError] (as Create would return it),
 // and nothing is stored; a store error, a duplicate id or the per-agent
-// limit ([WithMaxSchedulesPerAgent], counting the whole batch) store nothing either.
+// limits ([WithMaxSchedulesPerAgent], [WithMaxBytesPerAgent], counting the
+// whole batch) store nothing either.
 // Once CreateMany returns, every message is as durable as the store makes
 // it (one commit for the bolt store, however many there are), and each
 // fires at its first occurrence. The returned messages share their slices
@@ -50,12 +51,10 @@ func (s *Scheduler) CreateMany(ctx context.Context, agentID string, reqs []Creat
 
 // createMany stores rs, all or none.
 func (s *Scheduler) createMany(ctx context.Context, rs []*Record) error {
-	p := CreateParams{MaxPerAgent: s.o.maxPerAgent}
 	if bc, ok := s.store.(BatchCreator); ok {
-		err := bc.CreateMany(ctx, rs, p)
+		err := bc.CreateMany(ctx, rs, s.createParams())
 		if errors.Is(err, ErrLimitExceeded) {
-			return &ValidationError{Field: "agent_id", Err: ErrLimitExceeded,
-				Reason: fmt.Sprintf("agent %q would have more than %d scheduled messages, the limit", rs[0].AgentID, s.o.maxPerAgent)}
+			return s.agentLimitError(rs[0].AgentID, err)
 		}
 		if err != nil {
 			return fmt.Errorf("tickler: create many: %w", err)

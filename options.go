@@ -45,6 +45,7 @@ type options struct {
 	maxMessages      int
 	maxBytes         int
 	maxPerAgent      int
+	maxBytesPerAgent int64
 	minInterval      time.Duration
 	agentConcurrency int
 	pollInterval     time.Duration
@@ -205,6 +206,17 @@ func WithMaxScheduleBytes(n int) Option { return func(o *options) { o.maxBytes =
 // concurrent creates cannot exceed it.
 func WithMaxSchedulesPerAgent(n int) Option { return func(o *options) { o.maxPerAgent = n } }
 
+// WithMaxBytesPerAgent bounds how many bytes one agent's scheduled
+// messages may take in the store together, each measured by
+// [RecordSize] (its message as JSON plus its labels); 0 (the default)
+// means no bound. As with [WithMaxSchedulesPerAgent], the store checks
+// the bound and creates the message in one step, so concurrent creates
+// cannot exceed it; Create answers with a *[ValidationError] on
+// "agent_id" that matches [ErrLimitExceeded]. Only Create and CreateMany
+// are refused: an Update that grows a message is not (each message stays
+// within [WithMaxScheduleBytes]). n must not be negative.
+func WithMaxBytesPerAgent(n int64) Option { return func(o *options) { o.maxBytesPerAgent = n } }
+
 // WithMinInterval rejects recurring schedules whose occurrences come closer
 // together than d (checked over their first 1,000 occurrences). The default,
 // 0, allows anything cron can say: once a minute at most.
@@ -251,6 +263,8 @@ func (o *options) check() error {
 		return bad("WithMaxScheduleBytes", o.maxBytes, "must not be negative (0 means no bound)")
 	case o.maxPerAgent < 0:
 		return bad("WithMaxSchedulesPerAgent", o.maxPerAgent, "must not be negative (0 means no bound)")
+	case o.maxBytesPerAgent < 0:
+		return bad("WithMaxBytesPerAgent", o.maxBytesPerAgent, "must not be negative (0 means no bound)")
 	case o.minInterval < 0:
 		return bad("WithMinInterval", o.minInterval, "must not be negative")
 	}

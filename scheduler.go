@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -149,17 +150,41 @@ func (s *Scheduler) newRecord(agentID string, req *CreateRequest, now time.Time)
 	}, nil
 }
 
-// create stores r; the store enforces the per-agent limit with the insert.
+// create stores r; the store enforces the per-agent limits with the
+// insert.
 func (s *Scheduler) create(ctx context.Context, r *Record) error {
-	err := s.store.Create(ctx, r, CreateParams{MaxPerAgent: s.o.maxPerAgent})
+	err := s.store.Create(ctx, r, s.createParams())
 	if errors.Is(err, ErrLimitExceeded) {
-		return &ValidationError{Field: "agent_id", Err: ErrLimitExceeded,
-			Reason: fmt.Sprintf("agent %q has %d scheduled messages, the limit", r.AgentID, s.o.maxPerAgent)}
+		return s.agentLimitError(r.AgentID, err)
 	}
 	if err != nil {
 		return fmt.Errorf("tickler: create: %w", err)
 	}
 	return nil
+}
+
+// createParams are the per-agent limits every create passes to the store.
+func (s *Scheduler) createParams() CreateParams {
+	return CreateParams{MaxPerAgent: s.o.maxPerAgent, MaxBytesPerAgent: s.o.maxBytesPerAgent}
+}
+
+// agentLimitError is the *ValidationError of a create the store refused
+// with err, which matches ErrLimitExceeded: the agent is at one of its
+// limits ([WithMaxSchedulesPerAgent], [WithMaxBytesPerAgent]), and the
+// store's error says which.
+func (s *Scheduler) agentLimitError(agentID string, err error) error {
+	var limits []string
+	if n := s.o.maxPerAgent; n > 0 {
+		limits = append(limits, fmt.Sprintf("%d scheduled messages", n))
+	}
+	if n := s.o.maxBytesPerAgent; n > 0 {
+		limits = append(limits, fmt.Sprintf("%d bytes", n))
+	}
+	reason := fmt.Sprintf("agent %q would pass its limit of %s", agentID, strings.Join(limits, " or "))
+	if detail, ok := strings.CutPrefix(err.Error(), ErrLimitExceeded.Error()+": "); ok {
+		reason += " (" + detail + ")"
+	}
+	return &ValidationError{Field: "agent_id", Err: ErrLimitExceeded, Reason: reason}
 }
 
 // Get returns the agent's scheduled message with the id, or an error

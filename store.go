@@ -53,14 +53,16 @@ import (
 //   - global deletes: a delivery confirms its record (Get at fire time)
 //     in the shared database, so that after Delete returns on any node no
 //     node starts another delivery;
-//   - limits across nodes: [CreateParams.MaxPerAgent] checked in the same
-//     transaction as the insert, not in one process's memory.
+//   - limits across nodes: [CreateParams.MaxPerAgent] and
+//     [CreateParams.MaxBytesPerAgent] checked in the same transaction as
+//     the insert, not in one process's memory.
 type Store interface {
 	// Create stores a new record with Version 1 and sets r.Version to 1.
 	// It returns ErrExists if the id is taken, and an error matching
 	// ErrLimitExceeded (nothing stored) if p.MaxPerAgent is set and the
-	// agent already has that many records, checked atomically with the
-	// insert. It keeps nothing r refers to.
+	// agent already has that many records, or p.MaxBytesPerAgent is set
+	// and r would take the agent's records past that many bytes, checked
+	// atomically with the insert. It keeps nothing r refers to.
 	Create(ctx context.Context, r *Record, p CreateParams) error
 	// Get returns the record with the id, or ErrNotFound (also when
 	// agentID is not empty and the record belongs to another agent).
@@ -176,8 +178,8 @@ type BatchCreator interface {
 	// CreateMany stores every record of rs, as Create would, or none: it
 	// returns ErrExists if an id is taken (or repeats in rs), and an error
 	// matching ErrLimitExceeded if p.MaxPerAgent is set and an agent
-	// would have more records than that with rs, checked atomically with
-	// the insert. On success it sets each Version to 1, and every record
+	// would have more records than that with rs (or p.MaxBytesPerAgent
+	// and more bytes), checked atomically with the insert. On success it sets each Version to 1, and every record
 	// is as durable as one whose Create returned. It keeps nothing rs
 	// refers to.
 	CreateMany(ctx context.Context, rs []*Record, p CreateParams) error
@@ -200,6 +202,14 @@ type CreateParams struct {
 	// MaxPerAgent, when positive, is how many records the agent may have:
 	// Create fails with ErrLimitExceeded rather than store one more.
 	MaxPerAgent int
+	// MaxBytesPerAgent, when positive, is how many bytes the agent's
+	// records may take together, each measured by [RecordSize]: Create
+	// fails with ErrLimitExceeded (nothing stored) rather than take the
+	// agent past it, checked atomically with the insert. Only Create and
+	// CreateMany check it; Update keeps the agent's total exact but does
+	// not refuse to grow it (a record stays within the scheduler's
+	// [WithMaxScheduleBytes]).
+	MaxBytesPerAgent int64
 }
 
 // ListParams select a page of [Store.List].
