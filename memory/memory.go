@@ -19,6 +19,7 @@ import (
 type Store struct {
 	mu      sync.RWMutex
 	recs    map[string]*tickler.Record
+	sizes   map[string]int64 // tickler.RecordSize of each record
 	byAgent map[string]*agentIndex
 	all     *btree.BTreeG[string] // every id, in order
 	due     *btree.BTreeG[dueKey]
@@ -38,8 +39,9 @@ func idLess(a, b string) bool { return a < b }
 // of a removal.
 type agentIndex struct {
 	ids   *btree.BTreeG[string]
-	live  int // ids whose record exists and belongs to the agent
-	stale int // ids left in the tree by removals
+	live  int   // ids whose record exists and belongs to the agent
+	stale int   // ids left in the tree by removals
+	bytes int64 // the sizes of the live records, for MaxBytesPerAgent
 }
 
 // liveFor reports whether the record id exists and belongs to agent; s.mu
@@ -77,6 +79,7 @@ func dueLess(a, b dueKey) bool {
 func New() *Store {
 	return &Store{
 		recs:    make(map[string]*tickler.Record),
+		sizes:   make(map[string]int64),
 		byAgent: make(map[string]*agentIndex),
 		all:     btree.NewG(32, idLess),
 		due:     btree.NewG(32, dueLess),
@@ -93,21 +96,46 @@ var (
 	_ tickler.BatchCreator   = (*Store)(nil)
 )
 
-// Create implements [tickler.Store].
+// Create implements [tickler.Store]. The per-agent limits are checked
+// under the store's lock, with the insert: the record count and byte
+// total of each agent are kept as records come and go.
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
 	c := r.Clone()
 	c.Version = 1
+	size, err := tickler.RecordSize(c)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.recs[c.ID]; ok {
 		return tickler.ErrExists
 	}
-	ix := s.byAgent[c.AgentID]
-	if p.MaxPerAgent > 0 && ix != nil && ix.live >= p.MaxPerAgent {
-		return fmt.Errorf("%w: agent %q has %d scheduled messages (at most %d)", tickler.ErrLimitExceeded, c.AgentID, ix.live, p.MaxPerAgent)
+	if err := s.checkAgent(c.AgentID, 1, size, p); err != nil {
+		return err
 	}
-	s.insert(c)
+	s.insert(c, size)
 	r.Version = 1
+	return nil
+}
+
+// checkAgent returns an error matching ErrLimitExceeded if n more records
+// of size bytes in all would take the agent past a limit of p; s.mu is
+// held.
+func (s *Store) checkAgent(agent string, n int, size int64, p tickler.CreateParams) error {
+	var have int
+	var bytes int64
+	if ix := s.byAgent[agent]; ix != nil {
+		have, bytes = ix.live, ix.bytes
+	}
+	if p.MaxPerAgent > 0 && have+n > p.MaxPerAgent {
+		return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d",
+			tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
+	}
+	if p.MaxBytesPerAgent > 0 && bytes+size > p.MaxBytesPerAgent {
+		return fmt.Errorf("%w: agent %q has %d bytes of scheduled messages, %d more would pass %d",
+			tickler.ErrLimitExceeded, agent, bytes, size, p.MaxBytesPerAgent)
+	}
 	return nil
 }
 
@@ -116,34 +144,38 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 // p.MaxPerAgent, none.
 func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.CreateParams) error {
 	cs := make([]*tickler.Record, len(rs))
+	sizes := make([]int64, len(rs))
 	for i, r := range rs {
 		cs[i] = r.Clone()
 		cs[i].Version = 1
+		var err error
+		if sizes[i], err = tickler.RecordSize(cs[i]); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	added := make(map[string]int) // per agent
+	type batch struct {
+		n     int
+		bytes int64
+	}
+	added := make(map[string]batch) // per agent
 	seen := make(map[string]bool, len(cs))
-	for _, c := range cs {
+	for i, c := range cs {
 		if _, ok := s.recs[c.ID]; ok || seen[c.ID] {
 			return tickler.ErrExists
 		}
 		seen[c.ID] = true
-		added[c.AgentID]++
+		a := added[c.AgentID]
+		added[c.AgentID] = batch{a.n + 1, a.bytes + sizes[i]}
 	}
-	if p.MaxPerAgent > 0 {
-		for agent, n := range added {
-			have := 0
-			if ix := s.byAgent[agent]; ix != nil {
-				have = ix.live
-			}
-			if have+n > p.MaxPerAgent {
-				return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d", tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
-			}
+	for agent, a := range added {
+		if err := s.checkAgent(agent, a.n, a.bytes, p); err != nil {
+			return err
 		}
 	}
-	for _, c := range cs {
-		s.insert(c)
+	for i, c := range cs {
+		s.insert(c, sizes[i])
 	}
 	for _, r := range rs {
 		r.Version = 1
@@ -151,9 +183,11 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 	return nil
 }
 
-// insert adds c, whose id is free; s.mu is held.
-func (s *Store) insert(c *tickler.Record) {
+// insert adds c, whose id is free and whose RecordSize is size; s.mu is
+// held.
+func (s *Store) insert(c *tickler.Record, size int64) {
 	s.recs[c.ID] = c
+	s.sizes[c.ID] = size
 	ix := s.byAgent[c.AgentID]
 	if ix == nil {
 		ix = &agentIndex{ids: btree.NewG(32, idLess)}
@@ -163,6 +197,7 @@ func (s *Store) insert(c *tickler.Record) {
 		ix.stale-- // a removed id created again
 	}
 	ix.live++
+	ix.bytes += size
 	s.all.ReplaceOrInsert(c.ID)
 	if !c.Next.IsZero() {
 		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
@@ -217,12 +252,16 @@ func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 	return nil
 }
 
+// remove deletes r with its history and index entries; s.mu is held.
 func (s *Store) remove(r *tickler.Record) {
+	size := s.sizes[r.ID]
 	delete(s.recs, r.ID)
+	delete(s.sizes, r.ID)
 	delete(s.history, r.ID)
 	s.all.Delete(r.ID)
 	if ix := s.byAgent[r.AgentID]; ix != nil {
 		ix.live--
+		ix.bytes -= size
 		ix.stale++
 		switch {
 		case ix.live == 0:
@@ -311,9 +350,14 @@ func (s *Store) appendHistory(id string, a tickler.AckParams) {
 	s.history[id] = h
 }
 
-// Update implements [tickler.Store].
+// Update implements [tickler.Store]. It keeps the agent's byte total
+// exact; it does not check the per-agent limits, which bound creates.
 func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	c := r.Clone()
+	size, err := tickler.RecordSize(c)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.recs[c.ID]
@@ -329,6 +373,10 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	}
 	c.Version++
 	s.recs[c.ID] = c
+	if ix := s.byAgent[c.AgentID]; ix != nil {
+		ix.bytes += size - s.sizes[c.ID]
+	}
+	s.sizes[c.ID] = size
 	if !c.Next.IsZero() {
 		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
 	}
