@@ -36,7 +36,8 @@
 // ErrNotFound, ErrConflict) changes nothing and does not affect the others,
 // and if bbolt fails one write, the transaction is rolled back and the
 // others are committed without it. Writes in one commit run one after the
-// other, so a Create's check of [tickler.CreateParams.MaxPerAgent] sees
+// other, so a Create's check of [tickler.CreateParams.MaxPerAgent] (and
+// of MaxBytesPerAgent) sees
 // every record committed or batched before it. Reads (Get, List, Claim,
 // Count, History) run in read-only transactions, concurrently with each
 // other and with the committer, each on a consistent snapshot.
@@ -48,7 +49,7 @@
 //
 // # File layout
 //
-// The file has seven buckets. Integers in keys are big-endian, so that keys
+// The file has eight buckets. Integers in keys are big-endian, so that keys
 // sort byte by byte in the order they are read; strings in keys are
 // prefixed by their length as a uvarint where another field follows them,
 // so that one string's keys stay together whatever bytes it holds.
@@ -60,12 +61,23 @@
 //	history  uvarint(len(id)) id (sequence, 8 bytes) -> format byte, Outcome JSON
 //	callbacks     callback id -> the callback (outbox.go)
 //	callback_due  (next attempt as Unix ns, sign bit flipped) callback id -> empty
+//	agent_bytes   uvarint(len(agent)) agent -> the agent's bytes, 8 bytes
 //
 // callbacks and callback_due are the outbox of [tickler.CallbackOutbox]:
 // Ack writes a callback in the transaction of the ack, ClaimCallbacks
 // reads callback_due up to now, and FinishCallback writes a callback's
 // status into the history entry its ack appended. A release that predates
 // them ignores both buckets; Open creates them in an older file.
+//
+// agent_bytes holds, per agent, the sum of [tickler.RecordSize] of its
+// records, which [tickler.CreateParams.MaxBytesPerAgent] bounds: every
+// write that adds, removes or replaces a record changes the total in its
+// transaction. Open creates the bucket in a file that lacks it (written
+// by an older release) and fills it with one scan of the records. A
+// release that predates it ignores the bucket: if such a release writes
+// to the file after this one, the totals miss its writes (a total never
+// goes below zero), and an agent may store more, or less, than the bound
+// until its records are deleted and created again.
 //
 // records is the source of truth; agents is the index List reads, in
 // (agent, id) order; due is the index Claim reads, in (next occurrence, id)

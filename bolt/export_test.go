@@ -26,6 +26,9 @@ func Load(s *Store, recs iter.Seq[*tickler.Record], batch int) error {
 				if err := put(b.agents, agentKey(r.AgentID, r.ID), nil); err != nil {
 					return err
 				}
+				if err := addAgentBytes(b.agentBytes, r.AgentID, h.size()); err != nil {
+					return err
+				}
 				if h.hasNext {
 					if err := put(b.due, dueKey(h.next, r.ID), nil); err != nil {
 						return err
@@ -52,4 +55,19 @@ func Load(s *Store, recs iter.Seq[*tickler.Record], batch int) error {
 // damage records with it.
 func Raw(s *Store, fn func(records *bbolt.Bucket) error) error {
 	return s.db.Update(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucketRecords)) })
+}
+
+// AgentBytes returns the agent's byte total as the store keeps it.
+func AgentBytes(s *Store, agentID string) (n int64, err error) {
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		n = agentBytes(tx.Bucket(bucketAgentBytes), agentID)
+		return nil
+	})
+	return n, err
+}
+
+// DropAgentBytes deletes the bucket of byte totals, as in a file written
+// by a release that predates it.
+func DropAgentBytes(s *Store) error {
+	return s.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(bucketAgentBytes) })
 }

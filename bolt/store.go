@@ -44,7 +44,9 @@ var (
 	// The callback outbox (outbox.go); an older release ignores them.
 	bucketCallbacks   = []byte("callbacks")
 	bucketCallbackDue = []byte("callback_due")
-	keyLayout         = []byte("layout")
+	// The per-agent byte totals (sizes.go); an older release ignores it.
+	bucketAgentBytes = []byte("agent_bytes")
+	keyLayout        = []byte("layout")
 )
 
 // Store is a [tickler.Store] in a bbolt file. Every writing method
@@ -127,6 +129,9 @@ func initLayout(tx *bbolt.Tx) error {
 			return err
 		}
 	}
+	if err := initAgentBytes(tx); err != nil {
+		return err
+	}
 	if meta == nil {
 		return tx.Bucket(bucketMeta).Put(keyLayout, []byte{layout})
 	}
@@ -156,6 +161,7 @@ func (s *Store) Close() error {
 type buckets struct {
 	records, agents, due, history *bbolt.Bucket
 	callbacks, callbackDue        *bbolt.Bucket
+	agentBytes                    *bbolt.Bucket
 }
 
 func bucketsOf(tx *bbolt.Tx) buckets {
@@ -167,6 +173,7 @@ func bucketsOf(tx *bbolt.Tx) buckets {
 
 		callbacks:   tx.Bucket(bucketCallbacks),
 		callbackDue: tx.Bucket(bucketCallbackDue),
+		agentBytes:  tx.Bucket(bucketAgentBytes),
 	}
 }
 

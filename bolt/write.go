@@ -21,8 +21,9 @@ import (
 // Create implements [tickler.Store.Create]: it stores r with Version 1,
 // sets r.Version to 1, and returns once the record is fsynced. With
 // p.MaxPerAgent set, it counts the agent's records (in the agent index, up
-// to the limit) in the transaction that inserts the record, so that no
-// interleaving of creates takes an agent past the limit.
+// to the limit), and with p.MaxBytesPerAgent set it reads the agent's
+// byte total (sizes.go), in the transaction that inserts the record, so
+// that no interleaving of creates takes an agent past a limit.
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
 	if r.ID == "" {
 		return errors.New("bolt: create: empty id")
@@ -33,6 +34,7 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	}
 	id := []byte(r.ID)
 	v := encodeRecord(h)
+	size := h.size()
 	err = s.update(ctx, func(b buckets) error {
 		if b.records.Get(id) != nil {
 			return tickler.ErrExists
@@ -41,7 +43,13 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 			return fmt.Errorf("%w: agent %q has %d scheduled messages, the most it may have",
 				tickler.ErrLimitExceeded, h.agentID, p.MaxPerAgent)
 		}
+		if err := checkAgentBytes(b.agentBytes, h.agentID, size, p); err != nil {
+			return err
+		}
 		if err := put(b.records, id, v); err != nil {
+			return err
+		}
+		if err := addAgentBytes(b.agentBytes, h.agentID, size); err != nil {
 			return err
 		}
 		if err := put(b.agents, agentKey(h.agentID, r.ID), nil); err != nil {
@@ -71,7 +79,11 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 	}
 	items := make([]item, len(rs))
 	var dues [][]byte
-	added := make(map[string]int)
+	type batch struct {
+		n     int
+		bytes int64
+	}
+	added := make(map[string]batch) // per agent
 	for i, r := range rs {
 		if r.ID == "" {
 			return errors.New("bolt: create: empty id")
@@ -84,7 +96,8 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 		if h.hasNext {
 			dues = append(dues, dueKey(h.next, r.ID))
 		}
-		added[h.agentID]++
+		a := added[h.agentID]
+		added[h.agentID] = batch{a.n + 1, a.bytes + h.size()}
 	}
 	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.id, b.id) })
 	for i := 1; i < len(items); i++ {
@@ -99,12 +112,15 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 				return tickler.ErrExists
 			}
 		}
-		if p.MaxPerAgent > 0 {
-			for agent, n := range added {
-				if have := countAgent(b.agents, agent, p.MaxPerAgent); have+n > p.MaxPerAgent {
+		for agent, a := range added {
+			if p.MaxPerAgent > 0 {
+				if have := countAgent(b.agents, agent, p.MaxPerAgent); have+a.n > p.MaxPerAgent {
 					return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d",
-						tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
+						tickler.ErrLimitExceeded, agent, have, a.n, p.MaxPerAgent)
 				}
+			}
+			if err := checkAgentBytes(b.agentBytes, agent, a.bytes, p); err != nil {
+				return err
 			}
 		}
 		// Ids are time-ordered (UUIDv7): a batch appends to the records
@@ -129,6 +145,11 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 		}
 		for _, k := range dues {
 			if err := put(b.due, k, nil); err != nil {
+				return err
+			}
+		}
+		for agent, a := range added {
+			if err := addAgentBytes(b.agentBytes, agent, a.bytes); err != nil {
 				return err
 			}
 		}
@@ -201,8 +222,11 @@ func (s *Store) DeleteMany(ctx context.Context, agentID string, ids []string) []
 }
 
 // remove deletes the record id, whose header is h, with its index
-// entries and its history.
+// entries, its history and its bytes in its agent's total.
 func remove(b buckets, id string, h *header) error {
+	if err := addAgentBytes(b.agentBytes, h.agentID, -h.size()); err != nil {
+		return err
+	}
 	if err := del(b.records, []byte(id)); err != nil {
 		return err
 	}
@@ -223,7 +247,8 @@ func remove(b buckets, id string, h *header) error {
 // removeUndecodable deletes a record whose header does not decode, with
 // every index entry that names it and its history. Its index entries are
 // found by scans of the due and agent indexes, which this rare path
-// affords.
+// affords; its size is unknown, so the byte total of each agent that
+// listed it is counted again from the agent's records.
 func removeUndecodable(b buckets, id string) error {
 	var dueKeys, agentKeys [][]byte
 	c := b.due.Cursor()
@@ -250,6 +275,12 @@ func removeUndecodable(b buckets, id string) error {
 	}
 	if err := del(b.records, []byte(id)); err != nil {
 		return err
+	}
+	for _, k := range agentKeys {
+		n, w := binary.Uvarint(k)
+		if err := recountAgentBytes(b, string(k[w:w+int(n)])); err != nil {
+			return err
+		}
 	}
 	return trimHistory(b.history, id, math.MaxUint64)
 }
@@ -399,7 +430,9 @@ func appendHistory(hist *bbolt.Bucket, id string, seq uint64, entry []byte, limi
 
 // Update implements [tickler.Store.Update]: it returns once the replaced
 // record and its index entries are fsynced. Its history is kept, and so is
-// its agent (an empty r.AgentID matches any and changes nothing).
+// its agent (an empty r.AgentID matches any and changes nothing). The
+// agent's byte total follows the new size; Update does not check it
+// against a limit.
 func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	nh, err := newHeader(r)
 	if err != nil {
@@ -417,6 +450,10 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 			}
 		}
 		nh.version, nh.histSeq, nh.agentID = h.version+1, h.histSeq, h.agentID
+		// Before the put: h.body aliases the stored value.
+		if err := addAgentBytes(b.agentBytes, h.agentID, nh.size()-h.size()); err != nil {
+			return err
+		}
 		if err := put(b.records, id, encodeRecord(nh)); err != nil {
 			return err
 		}
