@@ -26,3 +26,26 @@ func Statements(s *Store) map[string]string {
 		"ackAdvance": s.sql.ackAdvance, "ackDelete": s.sql.ackDelete,
 	}
 }
+
+// MigrationSQL returns the SQL of migration v, with {schema} in place of
+// the schema.
+func MigrationSQL(v int) string { return migrations[v-1].sql }
+
+// Sizes returns the size column of every schedules row, by id.
+func Sizes(ctx context.Context, s *Store) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, newReplacer(s.o.quoted()).Replace(`SELECT id, size FROM {schema}.schedules`))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]int64)
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}

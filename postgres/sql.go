@@ -129,32 +129,40 @@ func newStatements(schema string) statements {
 		WHERE id = $1::uuid AND lease_until > now()`),
 		release: r.Replace(`DELETE FROM {schema}.nodes WHERE id = $1::uuid`),
 
-		// $1 id, $2 agent, $3 record, $4 next_at; $5-$8 notifySoon; $9 the limit.
+		// $1 id, $2 agent, $3 record, $4 next_at; $5-$8 notifySoon; $9
+		// the record's size (tickler.RecordSize); createLimited: $10 the
+		// most records and $11 the most bytes of the agent, 0 for no bound.
 		create: r.Replace(`WITH w AS (
-			INSERT INTO {schema}.schedules (id, agent_id, format, record, next_at, version)
-			VALUES ($1, $2, 1, $3, $4, 1)
+			INSERT INTO {schema}.schedules (id, agent_id, format, record, next_at, version, size)
+			VALUES ($1, $2, 1, $3, $4, 1, $9)
 			ON CONFLICT (id) DO NOTHING
 			RETURNING next_at
 		), ` + notifySoon + `
 		SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM n)`),
-		// Run after agentLock, in its transaction, so that it counts every
-		// record committed by a Create of the agent before it.
+		// Run after agentLock, in its transaction, so that it counts and
+		// sums every record committed by a Create of the agent before it.
+		// Each of c's aggregates reads the agent's rows only if its bound
+		// is set.
 		createLimited: r.Replace(`WITH c AS (
-			SELECT count(*) AS n FROM {schema}.schedules WHERE agent_id = $2
+			SELECT
+				(SELECT count(*) FROM {schema}.schedules WHERE agent_id = $2 AND $10::bigint > 0) AS n,
+				(SELECT coalesce(sum(size), 0) FROM {schema}.schedules WHERE agent_id = $2 AND $11::bigint > 0) AS bytes
 		), w AS (
-			INSERT INTO {schema}.schedules (id, agent_id, format, record, next_at, version)
-			SELECT $1, $2, 1, $3, $4, 1 WHERE (SELECT n FROM c) < $9::bigint
+			INSERT INTO {schema}.schedules (id, agent_id, format, record, next_at, version, size)
+			SELECT $1, $2, 1, $3, $4, 1, $9 FROM c
+			WHERE ($10::bigint <= 0 OR c.n < $10::bigint) AND ($11::bigint <= 0 OR c.bytes + $9::bigint <= $11::bigint)
 			ON CONFLICT (id) DO NOTHING
 			RETURNING next_at
 		), ` + notifySoon + `
-		SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM n), (SELECT n FROM c),
+		SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM n), (SELECT n FROM c), (SELECT bytes FROM c)::bigint,
 			EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
 		agentLock: `SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`,
 
-		// $1 id, $2 agent or '', $3 record, $4 next_at; $5-$8 notifySoon; $9 version.
-		// An update frees the record: any node may claim its new version.
+		// $1 id, $2 agent or '', $3 record, $4 next_at; $5-$8 notifySoon; $9 version;
+		// $10 the record's size. An update frees the record: any node may
+		// claim its new version.
 		update: r.Replace(`WITH w AS (
-			UPDATE {schema}.schedules SET record = $3, next_at = $4, version = version + 1, owner = NULL
+			UPDATE {schema}.schedules SET record = $3, next_at = $4, version = version + 1, owner = NULL, size = $10
 			WHERE id = $1 AND ($2 = '' OR agent_id = $2) AND version = $9 AND format = 1
 			RETURNING next_at
 		), ` + notifySoon + `

@@ -19,9 +19,11 @@ func (s *Store) notifyArgs() []any {
 	return []any{s.o.schema, s.self, !s.o.pollOnly, s.o.horizon.Microseconds()}
 }
 
-// Create implements [tickler.Store]. With p.MaxPerAgent set, the count and
-// the insert run in one transaction that holds an advisory lock on the
-// agent, so that the limit holds across nodes. An id or agent id that
+// Create implements [tickler.Store]. With p.MaxPerAgent or
+// p.MaxBytesPerAgent set, the count (or the sum of the agent's sizes,
+// the column each row keeps its [tickler.RecordSize] in) and the insert
+// run in one transaction that holds an advisory lock on the agent, so
+// that the limits hold across nodes. An id or agent id that
 // PostgreSQL text cannot hold (invalid UTF-8, NUL) is refused.
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
 	if s.closed() {
@@ -37,9 +39,14 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	if err != nil {
 		return err
 	}
+	size, err := tickler.RecordSize(r)
+	if err != nil {
+		return err
+	}
 	args := append([]any{r.ID, r.AgentID, rec, nextArg(r.Next)}, s.notifyArgs()...)
+	args = append(args, size)
 	var inserted, notified int64
-	if p.MaxPerAgent <= 0 {
+	if p.MaxPerAgent <= 0 && p.MaxBytesPerAgent <= 0 {
 		if err := s.pool.QueryRow(ctx, s.sql.create, args...).Scan(&inserted, &notified); err != nil {
 			return fmt.Errorf("postgres: create %s: %w", r.ID, err)
 		}
@@ -52,12 +59,12 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 	// One round trip, one implicit transaction: the lock is held until the
 	// insert commits, and the insert's snapshot, taken after the lock,
 	// sees every Create of the agent that held it before.
-	var have int64
+	var have, bytes int64
 	var exists bool
 	b := &pgx.Batch{}
 	b.Queue(s.sql.agentLock, s.o.schema, r.AgentID)
-	b.Queue(s.sql.createLimited, append(args, p.MaxPerAgent)...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&inserted, &notified, &have, &exists)
+	b.Queue(s.sql.createLimited, append(args, max(p.MaxPerAgent, 0), max(p.MaxBytesPerAgent, 0))...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&inserted, &notified, &have, &bytes, &exists)
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: create %s: %w", r.ID, err)
@@ -68,13 +75,17 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 		return nil
 	case exists:
 		return tickler.ErrExists
+	case p.MaxPerAgent > 0 && have >= int64(p.MaxPerAgent):
+		return fmt.Errorf("%w: agent %q has %d scheduled messages, 1 more would pass %d", tickler.ErrLimitExceeded, r.AgentID, have, p.MaxPerAgent)
 	default:
-		return fmt.Errorf("%w: agent %q has %d scheduled messages (at most %d)", tickler.ErrLimitExceeded, r.AgentID, have, p.MaxPerAgent)
+		return fmt.Errorf("%w: agent %q has %d bytes of scheduled messages, %d more would pass %d",
+			tickler.ErrLimitExceeded, r.AgentID, bytes, size, p.MaxBytesPerAgent)
 	}
 }
 
 // Update implements [tickler.Store]. It also frees the record: the new
-// version is claimable by any node. A record this release cannot read
+// version is claimable by any node. It sets the record's size, which the
+// agent's byte total sums, but checks no per-agent limit. A record this release cannot read
 // (see [RecordError]) is not overwritten: Update returns its RecordError.
 func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	if s.closed() {
@@ -87,8 +98,12 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	if err != nil {
 		return err
 	}
+	size, err := tickler.RecordSize(r)
+	if err != nil {
+		return err
+	}
 	args := append([]any{r.ID, r.AgentID, rec, nextArg(r.Next)}, s.notifyArgs()...)
-	args = append(args, int64(r.Version))
+	args = append(args, int64(r.Version), size)
 	var updated, notified int64
 	var format *int16
 	if err := s.pool.QueryRow(ctx, s.sql.update, args...).Scan(&updated, &notified, &format); err != nil {
