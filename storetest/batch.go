@@ -34,6 +34,7 @@ var batchAckerTests = []subtest[tickler.BatchAcker]{
 	{"AckHistoryOnlyChangesNeitherVersionNorNext", func(t *testing.T, s tickler.BatchAcker) { testAckHistoryOnly(t, ackOneByMany{s}) }},
 	{"HistoryBoundedNewestFirst", func(t *testing.T, s tickler.BatchAcker) { testHistory(t, ackOneByMany{s}) }},
 	{"AckManyAppliesEachAlone", testAckManyEachAlone},
+	{"MaxBytesPerAgentFreedByAckMany", func(t *testing.T, s tickler.BatchAcker) { testMaxBytesPerAgent(t, ackOneByMany{s}) }},
 	{"AckManyConcurrentBatches", testAckManyConcurrent},
 }
 
@@ -142,6 +143,7 @@ func testAckManyConcurrent(t *testing.T, s tickler.BatchAcker) {
 // batchCreatorTests are the BatchCreator group.
 var batchCreatorTests = []subtest[tickler.BatchCreator]{
 	{"CreateManyStoresEvery", testCreateMany},
+	{"CreateManyCountsTheBatchAgainstMaxBytes", testCreateManyMaxBytes},
 	{"CreateManyAllOrNothing", testCreateManyAllOrNothing},
 }
 
@@ -212,6 +214,7 @@ func testCreateManyAllOrNothing(t *testing.T, s tickler.BatchCreator) {
 // batchDeleterTests are the BatchDeleter group.
 var batchDeleterTests = []subtest[tickler.BatchDeleter]{
 	{"DeleteManyEachAlone", testDeleteManyEachAlone},
+	{"DeleteManyFreesBytes", testDeleteManyFreesBytes},
 }
 
 func testDeleteManyEachAlone(t *testing.T, s tickler.BatchDeleter) {

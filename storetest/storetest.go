@@ -73,6 +73,8 @@ func RunWith(t *testing.T, cfg Config) {
 		{"AnotherAgentsRecordIsMissing", testAgentScoping},
 		{"MaxPerAgentRefusesOneMore", testMaxPerAgent},
 		{"MaxPerAgentHoldsUnderConcurrentCreates", testMaxPerAgentConcurrent},
+		{"MaxBytesPerAgentRefusesWhatPassesIt", testMaxBytesPerAgent},
+		{"MaxBytesPerAgentHoldsUnderConcurrentCreates", testMaxBytesPerAgentConcurrent},
 		{"ClaimRangeAndCursor", testClaim},
 		{"ClaimNextIsFirstBeyondUntil", testClaimNext},
 		{"ClaimSkipsRecordsWithoutNext", testClaimNoNext},
