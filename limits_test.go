@@ -80,3 +80,33 @@ func TestSchedulesPerAgentLimitHoldsUnderConcurrentCreates(t *testing.T) {
 		t.Fatalf("%d concurrent creates succeeded under a limit of 5", ok)
 	}
 }
+
+func TestBytesPerAgentLimit(t *testing.T) {
+	t.Parallel()
+	// "x" on the hour costs the same bytes each time: the limit fits two.
+	req := tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.Cron("0 * * * *")}
+	probe := ticklertest.New(t)
+	first := probe.Create("agent-1", "x", tickler.Cron("0 * * * *"))
+	size, err := tickler.RecordSize(&tickler.Record{Message: first.Message})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ticklertest.New(t, tickler.WithMaxBytesPerAgent(2*size+size/2))
+	var ids []string
+	for range 2 {
+		ids = append(ids, b.Create("agent-1", "x", tickler.Cron("0 * * * *")).ID)
+	}
+	_, err = b.Scheduler.Create(ctx, "agent-1", req)
+	var ve *tickler.ValidationError
+	if !errors.Is(err, tickler.ErrLimitExceeded) || !errors.As(err, &ve) || ve.Field != "agent_id" {
+		t.Fatalf("third create = %v, want ErrLimitExceeded on agent_id", err)
+	}
+	if _, err := b.Scheduler.CreateMany(ctx, "agent-2", []tickler.CreateRequest{req, req, req}); !errors.Is(err, tickler.ErrLimitExceeded) || !errors.As(err, &ve) || ve.Field != "agent_id" {
+		t.Fatalf("CreateMany past the limit = %v, want ErrLimitExceeded on agent_id", err)
+	}
+	b.Create("agent-2", "x", tickler.Cron("0 * * * *"))
+	if err := b.Scheduler.Delete(ctx, "agent-1", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	b.Create("agent-1", "x", tickler.Cron("0 * * * *"))
+}

@@ -26,6 +26,7 @@ func TestOutOfRangeOptionsAreErrorsFromNew(t *testing.T) {
 		{tickler.WithMaxMessages(-1), "WithMaxMessages"},
 		{tickler.WithMaxScheduleBytes(-1), "WithMaxScheduleBytes"},
 		{tickler.WithMaxSchedulesPerAgent(-1), "WithMaxSchedulesPerAgent"},
+		{tickler.WithMaxBytesPerAgent(-1), "WithMaxBytesPerAgent"},
 		{tickler.WithMinInterval(-time.Second), "WithMinInterval"},
 		{tickler.WithMisfireGrace(-time.Second), "WithMisfireGrace"},
 		{tickler.WithDeliveryTimeout(-time.Second), "WithDeliveryTimeout"},
