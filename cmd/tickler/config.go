@@ -79,12 +79,19 @@ type Config struct {
 	// MaxPerAgent bounds the schedules of one agent; 0 is no bound.
 	// -max-per-agent, TICKLER_MAX_PER_AGENT (default 10,000).
 	MaxPerAgent int
+	// MaxBytesPerAgent bounds the bytes one agent's schedules take in the
+	// store (tickler.RecordSize of each); 0 is no bound.
+	// -max-bytes-per-agent, TICKLER_MAX_BYTES_PER_AGENT (default 64 MiB).
+	MaxBytesPerAgent int64
 	// ShutdownTimeout bounds a graceful stop. -shutdown-timeout,
 	// TICKLER_SHUTDOWN_TIMEOUT.
 	ShutdownTimeout time.Duration
 	LogFormat       string // text or json: -log-format, TICKLER_LOG_FORMAT
 	LogLevel        string // debug, info, warn or error: -log-level, TICKLER_LOG_LEVEL
 }
+
+// DefaultMaxBytesPerAgent is the default of -max-bytes-per-agent: 64 MiB.
+const DefaultMaxBytesPerAgent = 64 << 20
 
 // loadConfig reads the serve flags in args, each defaulting to its
 // environment variable read through getenv. Usage and errors go to out.
@@ -151,6 +158,16 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	}
 	fs.IntVar(&c.MaxPerAgent, "max-per-agent", perAgent,
 		"schedules one agent may have, 0 for no bound, so that one client cannot fill the store ($TICKLER_MAX_PER_AGENT)")
+	bytesPerAgent := int64(DefaultMaxBytesPerAgent)
+	if v := getenv("TICKLER_MAX_BYTES_PER_AGENT"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("TICKLER_MAX_BYTES_PER_AGENT: want a whole number of bytes, 0 for no bound, got %q", v)
+		}
+		bytesPerAgent = n
+	}
+	fs.Int64Var(&c.MaxBytesPerAgent, "max-bytes-per-agent", bytesPerAgent,
+		"bytes one agent's schedules may take in the store (messages as JSON, and labels), 0 for no bound ($TICKLER_MAX_BYTES_PER_AGENT)")
 	fs.IntVar(&c.AgentConcurrency, "agent-concurrency", agents,
 		"deliveries at once per agent, 0 for no bound; unset: 1 for letta and openai, no bound otherwise ($TICKLER_AGENT_CONCURRENCY)")
 	boolean := func(p *bool, name, env string, def bool, usage string) error {
@@ -188,6 +205,9 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	}
 	if c.MaxPerAgent < 0 {
 		return c, fmt.Errorf("-max-per-agent: want 0 or more, got %d", c.MaxPerAgent)
+	}
+	if c.MaxBytesPerAgent < 0 {
+		return c, fmt.Errorf("-max-bytes-per-agent: want 0 or more, got %d", c.MaxBytesPerAgent)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))

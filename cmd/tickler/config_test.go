@@ -34,22 +34,24 @@ func TestLoadConfigTakesFlagsOverEnvironmentOverDefaults(t *testing.T) {
 		want Config
 	}{
 		{"defaults", nil, env(), Config{Addr: "127.0.0.1:8283", DB: "./tickler.db", Schema: "tickler", Migrate: true, Deliver: "log",
-			AgentConcurrency: -1, MCP: true, MaxPerAgent: 10000, ShutdownTimeout: 10 * time.Second, LogFormat: "text", LogLevel: "info"}},
+			AgentConcurrency: -1, MCP: true, MaxPerAgent: 10000, MaxBytesPerAgent: 64 << 20, ShutdownTimeout: 10 * time.Second, LogFormat: "text", LogLevel: "info"}},
 		{"environment", nil, env("TICKLER_ADDR", ":9000", "TICKLER_DB", "/var/lib/t.db", "TICKLER_API_KEY", "k",
 			"TICKLER_DELIVER", "Letta", "TICKLER_LETTA_URL", "https://api.letta.com", "TICKLER_LETTA_TOKEN", "tok",
 			"TICKLER_LETTA_ASYNC_POLL", "2s", "TICKLER_AGENT_CONCURRENCY", "0", "TICKLER_ALLOW_PRIVATE_CALLBACKS", "true",
 			"TICKLER_SHUTDOWN_TIMEOUT", "1m", "TICKLER_LOG_FORMAT", "JSON", "TICKLER_LOG_LEVEL", "debug",
 			"TICKLER_DB_SCHEMA", "sched", "TICKLER_MIGRATE", "false", "TICKLER_PG_POLL_ONLY", "true",
-			"TICKLER_METRICS_PUBLIC", "1", "TICKLER_MCP", "false", "TICKLER_PROXY", "true", "TICKLER_MAX_PER_AGENT", "0"),
+			"TICKLER_METRICS_PUBLIC", "1", "TICKLER_MCP", "false", "TICKLER_PROXY", "true", "TICKLER_MAX_PER_AGENT", "0",
+			"TICKLER_MAX_BYTES_PER_AGENT", "0"),
 			Config{Proxy: true, Addr: ":9000", DB: "/var/lib/t.db", Schema: "sched", PGPollOnly: true, MetricsPublic: true, APIKey: "k", Deliver: "letta", LettaURL: "https://api.letta.com", LettaToken: "tok", LettaAsync: 2 * time.Second,
 				AgentConcurrency: 0, AllowPrivateCallbacks: true, ShutdownTimeout: time.Minute, LogFormat: "json", LogLevel: "debug"}},
 		{"flags win", []string{"-addr", ":1", "-deliver", "webhook", "-webhook-url", "https://h/x", "-webhook-secret", secret, "-letta-async-poll", "0",
 			"-agent-concurrency", "2", "-allow-private-callbacks=false", "-log-level", "warn",
-			"-db", "postgres://h/db", "-schema", "s2", "-migrate", "-mcp=false", "-max-per-agent", "50"},
+			"-db", "postgres://h/db", "-schema", "s2", "-migrate", "-mcp=false", "-max-per-agent", "50", "-max-bytes-per-agent", "1048576"},
 			env("TICKLER_ADDR", ":9000", "TICKLER_DELIVER", "letta", "TICKLER_LETTA_ASYNC_POLL", "2s", "TICKLER_AGENT_CONCURRENCY", "5",
 				"TICKLER_ALLOW_PRIVATE_CALLBACKS", "1", "TICKLER_LOG_LEVEL", "debug",
-				"TICKLER_DB", "/var/lib/t.db", "TICKLER_MIGRATE", "false", "TICKLER_MCP", "true"),
-			Config{MaxPerAgent: 50, Addr: ":1", DB: "postgres://h/db", Schema: "s2", Migrate: true, Deliver: "webhook", WebhookURL: "https://h/x", WebhookSecret: secret,
+				"TICKLER_DB", "/var/lib/t.db", "TICKLER_MIGRATE", "false", "TICKLER_MCP", "true",
+				"TICKLER_MAX_BYTES_PER_AGENT", "5"),
+			Config{MaxPerAgent: 50, MaxBytesPerAgent: 1 << 20, Addr: ":1", DB: "postgres://h/db", Schema: "s2", Migrate: true, Deliver: "webhook", WebhookURL: "https://h/x", WebhookSecret: secret,
 				AgentConcurrency: 2, ShutdownTimeout: 10 * time.Second, LogFormat: "text", LogLevel: "warn"}},
 	} {
 		got, err := loadConfig(tc.args, tc.env, &bytes.Buffer{})
@@ -74,6 +76,8 @@ func TestLoadConfigTakesFlagsOverEnvironmentOverDefaults(t *testing.T) {
 		env("TICKLER_MCP", "maybe"),
 		env("TICKLER_PROXY", "true"), // without TICKLER_LETTA_URL
 		env("TICKLER_MAX_PER_AGENT", "-1"),
+		env("TICKLER_MAX_BYTES_PER_AGENT", "-1"),
+		env("TICKLER_MAX_BYTES_PER_AGENT", "64MiB"),
 	} {
 		if _, err := loadConfig(nil, bad, &bytes.Buffer{}); err == nil {
 			t.Error("a bad variable was accepted")

@@ -110,6 +110,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(net
 		tickler.WithEventHandler(ticklerotel.Handlers(cb.Handle, metrics.Handle)),
 		tickler.WithAgentConcurrency(cfg.agentConcurrency()),
 		tickler.WithMaxSchedulesPerAgent(cfg.MaxPerAgent),
+		tickler.WithMaxBytesPerAgent(cfg.MaxBytesPerAgent),
 		tickler.WithDeliveryTimeout(deliveryTimeout),
 	)...)
 	if err != nil {
