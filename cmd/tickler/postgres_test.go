@@ -319,10 +319,17 @@ func TestAdminAPIOnPostgres(t *testing.T) {
 	if list, _ := m["schedules"].([]any); code != 200 || len(list) != 1 {
 		t.Fatalf("/admin/v1/schedules?agent=agent-2: %d %v", code, m)
 	}
-	code, m = r.do(t, "GET", "/admin/v1/deliveries", admin, "")
-	list, _ := m["deliveries"].([]any)
-	if code != 200 || len(list) != 1 {
-		t.Fatalf("/admin/v1/deliveries: %d %v", code, m)
+	// The trigger's outcome is acked after its answer: wait for it.
+	var list []any
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(20 * time.Millisecond) {
+		code, m = r.do(t, "GET", "/admin/v1/deliveries", admin, "")
+		list, _ = m["deliveries"].([]any)
+		if code != 200 || len(list) > 1 || (len(list) == 0 && time.Now().After(deadline)) {
+			t.Fatalf("/admin/v1/deliveries: %d %v", code, m)
+		}
+		if len(list) == 1 {
+			break
+		}
 	}
 	if d, _ := list[0].(map[string]any); d["agent_id"] != "agent-1" || d["triggered"] != true {
 		t.Fatalf("/admin/v1/deliveries: %v", d)
