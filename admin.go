@@ -16,8 +16,8 @@ var ErrUnsupported = errors.New("not supported by the store")
 // records at once, the newest outcomes of all of them, and counts. It is
 // optional: the scheduler asserts it, and its admin methods ([Scheduler.ListAll],
 // [Scheduler.RecentOutcomes], [Scheduler.Counts]) return an error matching
-// [ErrUnsupported] without it. The memory and bolt stores implement it;
-// storetest checks it for every store that does.
+// [ErrUnsupported] without it. The memory, bolt and postgres stores
+// implement it; storetest checks it for every store that does.
 //
 // These reads are for people and tools, not for firing: each may read
 // every record (and, for RecentOutcomes, the newest entries of each

@@ -23,7 +23,8 @@
 //	           hist_seq, owner (a node id or NULL), created_at
 //	           indexes (next_at, id) where next_at is not null;
 //	           (agent_id, id); (next_at, id) where format <> 1
-//	history    (schedule_id, seq) pk -> outcome (json); deleted with the record
+//	history    (schedule_id, seq) pk -> outcome (json); deleted with the record;
+//	           index ((outcome ->> 'id') COLLATE "C"), for RecentOutcomes
 //	nodes      id (pk) -> lease_until, started_at
 //	callbacks  id (pk) -> schedule_id, outcome_id, hist_seq, url, key,
 //	           payload (bytea), attempts, next_attempt; index
@@ -39,6 +40,11 @@
 // Ids compare byte by byte (COLLATE "C"), as Go strings do. Instants are
 // kept at microsecond precision (timestamptz), except PausedAt, kept in
 // nanoseconds; the scheduler's occurrences are whole milliseconds.
+//
+// The Store is a [tickler.AdminStore] (admin.go): ListAll reads a page in
+// id order with its filters in SQL, RecentOutcomes reads the history
+// backwards by outcome id through its index, and Counts reads every
+// record in one statement.
 //
 // # Nodes, leases and fences
 //

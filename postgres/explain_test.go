@@ -14,8 +14,9 @@ var explainRows = flag.Int("pg.explain", 20000, "records stored for TestPlansUse
 // TestPlansUseTheIndexes stores many records, due over the next 30 days
 // (the first thousand within 10 s), and checks that the claim reads its
 // window through schedules_due and that the confirm and the acks find
-// their record through the primary key: their cost must not grow with
-// what is stored. (How the claim joins what it locked back to the table
+// their record through the primary key, and that RecentOutcomes reads
+// the history backwards through history_outcome_id: their cost must not
+// grow with what is stored. (How the claim joins what it locked back to the table
 // for its UPDATE is the planner's choice: a hash join over a sequential
 // scan at 20,000 records, a nested loop over the primary key at 1M.)
 func TestPlansUseTheIndexes(t *testing.T) {
@@ -30,7 +31,12 @@ func TestPlansUseTheIndexes(t *testing.T) {
 	if err := postgres.Exec(ctx, s, q, *explainRows); err != nil {
 		t.Fatal(err)
 	}
-	if err := postgres.Exec(ctx, s, `ANALYZE {schema}.schedules`); err != nil {
+	// One history entry per record, its outcome id the record's id.
+	if err := postgres.Exec(ctx, s, `INSERT INTO {schema}.history (schedule_id, seq, outcome)
+		SELECT id, 1, json_build_object('id', id) FROM {schema}.schedules`); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Exec(ctx, s, `ANALYZE {schema}.schedules, {schema}.history`); err != nil {
 		t.Fatal(err)
 	}
 	node := postgres.Node(s)
@@ -44,6 +50,7 @@ func TestPlansUseTheIndexes(t *testing.T) {
 		{"confirm", "Index Scan using schedules_pkey", []any{"r000000042", node}},
 		{"ackAdvance", "Index Scan using schedules_pkey", []any{"r000000042", 1, node, time.Now().Add(time.Minute), nil, 0, nil, nil, nil, nil, nil}},
 		{"ackDelete", "Index Scan using schedules_pkey", []any{"r000000043", 1, node, nil, nil, nil, nil, nil}},
+		{"recent", "Index Scan Backward using history_outcome_id", []any{"r000000500", 101}},
 	} {
 		// Run in a transaction rolled back, so that each plan sees the
 		// same table: EXPLAIN ANALYZE executes the statement.

@@ -26,6 +26,8 @@ type Store struct {
 	agents agentSQL
 	// outbox are the statements of the callback outbox (outbox.go).
 	outbox outboxSQL
+	// admin are the statements of the admin reads (admin.go).
+	admin adminSQL
 	// self is the payload of this Store's notifications, so that its
 	// listener ignores them; it never changes.
 	self string
@@ -74,6 +76,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		sql:     newStatements(o.quoted()),
 		agents:  newAgentSQL(o.quoted()),
 		outbox:  newOutboxSQL(o.quoted()),
+		admin:   newAdminSQL(o.quoted()),
 		self:    uuid.NewString(),
 		acks:    make(chan *ackOp),
 		stopped: make(chan struct{}),

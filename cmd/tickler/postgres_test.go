@@ -284,3 +284,54 @@ func waitForLog(t *testing.T, r *running, s string) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestAdminAPIOnPostgres checks that the admin API answers on PostgreSQL,
+// whose store is an AdminStore: the schedules across agents, the counts,
+// and the newest deliveries.
+func TestAdminAPIOnPostgres(t *testing.T) {
+	t.Parallel()
+	dbURL, schema := newSchema(t)
+	const admin = "admin-XYZZY"
+	r := start(t, Config{DB: dbURL, Schema: schema, Migrate: true, AdminKey: admin})
+	at := time.Now().Add(time.Hour).UnixMilli()
+	var ids []string
+	for _, agent := range []string{"agent-1", "agent-2"} {
+		code, m := r.do(t, "POST", "/v1/agents/"+agent+"/schedule", "",
+			`{"messages":[{"role":"user","content":"hello"}],"schedule":{"scheduled_at":`+jsonNumber(at)+`}}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, m)
+		}
+		id, _ := m["id"].(string)
+		ids = append(ids, id)
+	}
+	if code, m := r.do(t, "POST", "/admin/v1/schedules/"+ids[0]+"/trigger", admin, `{}`); code != 200 {
+		t.Fatalf("trigger: %d %v", code, m)
+	}
+	code, m := r.do(t, "GET", "/admin/v1/counts", admin, "")
+	if code != 200 || m["total"] != float64(2) || m["scheduled"] != float64(2) || m["agents"] != float64(2) {
+		t.Fatalf("/admin/v1/counts: %d %v", code, m)
+	}
+	code, m = r.do(t, "GET", "/admin/v1/schedules?limit=1", admin, "")
+	if list, _ := m["schedules"].([]any); code != 200 || len(list) != 1 || m["has_next_page"] != true {
+		t.Fatalf("/admin/v1/schedules?limit=1: %d %v", code, m)
+	}
+	code, m = r.do(t, "GET", "/admin/v1/schedules?agent=agent-2", admin, "")
+	if list, _ := m["schedules"].([]any); code != 200 || len(list) != 1 {
+		t.Fatalf("/admin/v1/schedules?agent=agent-2: %d %v", code, m)
+	}
+	// The trigger's outcome is acked after its answer: wait for it.
+	var list []any
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(20 * time.Millisecond) {
+		code, m = r.do(t, "GET", "/admin/v1/deliveries", admin, "")
+		list, _ = m["deliveries"].([]any)
+		if code != 200 || len(list) > 1 || (len(list) == 0 && time.Now().After(deadline)) {
+			t.Fatalf("/admin/v1/deliveries: %d %v", code, m)
+		}
+		if len(list) == 1 {
+			break
+		}
+	}
+	if d, _ := list[0].(map[string]any); d["agent_id"] != "agent-1" || d["triggered"] != true {
+		t.Fatalf("/admin/v1/deliveries: %v", d)
+	}
+}

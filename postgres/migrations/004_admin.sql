@@ -1,0 +1,13 @@
+-- The admin reads (tickler.AdminStore). RecentOutcomes reads the history
+-- of every record newest first, by outcome id (UUIDv7s, so id order is
+-- time order), and stops at its limit: this index lets it read backwards
+-- the entries it returns and no others, instead of sorting the whole
+-- table. history.outcome stays json (byte for byte); ->> on json is
+-- immutable, so an expression index on it needs no cast. The ids compare
+-- byte by byte (COLLATE "C"), as Go strings do.
+--
+-- It is built in the migration's transaction, not CONCURRENTLY: acks wait
+-- while it is built over an existing history (one entry per record per
+-- kept occurrence, bounded by the history limit). Every ack then
+-- maintains one more index entry.
+CREATE INDEX history_outcome_id ON {schema}.history (((outcome ->> 'id') COLLATE "C"));
