@@ -72,9 +72,9 @@
 // commit), each with its own fences; see ack.go. Create under
 // [tickler.CreateParams.MaxPerAgent] or MaxBytesPerAgent counts (or sums
 // the size column, each row's [tickler.RecordSize], set by Create and
-// Update; migration 4 fills it for older rows) and inserts in one
+// Update; migration 5 fills it for older rows) and inserts in one
 // transaction holding an advisory lock on the agent, so the limits hold
-// across nodes. Rows that a release before migration 4 inserts during a
+// across nodes. Rows that a release before migration 5 inserts during a
 // rolling upgrade have size 0 and count no bytes.
 //
 // # Hints

@@ -2,8 +2,8 @@ package postgres_test
 
 import (
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/postgres"
@@ -11,7 +11,7 @@ import (
 )
 
 // The size column is tickler.RecordSize of the row's record, whether
-// Create and Update set it or migration 4 computed it from the record of
+// Create and Update set it or migration 5 computed it from the record of
 // a row written before it.
 func TestSizeColumnIsRecordSize(t *testing.T) {
 	t.Parallel()
@@ -52,12 +52,12 @@ func TestSizeColumnIsRecordSize(t *testing.T) {
 	}
 	check("after Create and Update")
 
-	m := postgres.MigrationSQL(4)
+	m := postgres.MigrationSQL(5)
 	if err := postgres.Exec(ctx, s, `UPDATE {schema}.schedules SET size = 0`); err != nil {
 		t.Fatal(err)
 	}
 	if err := postgres.Exec(ctx, s, m[strings.Index(m, "UPDATE"):]); err != nil {
 		t.Fatal(err)
 	}
-	check("computed by migration 4")
+	check("computed by migration 5")
 }
