@@ -3,7 +3,6 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/tickler-go/tickler"
@@ -93,35 +92,9 @@ func testMaxBytesPerAgentConcurrent(t *testing.T, s tickler.Store) {
 	sz := recordSize(t, Record("a-00", "a", epoch))
 	limit := fit*sz + sz/2
 	mustCreate(t, s, Record("b-00", "b", epoch))
-	var created sync.WaitGroup
-	var mu sync.Mutex
-	ok, over := 0, 0
-	created.Add(callers)
-	start := make(chan struct{})
-	for i := range callers {
-		go func() {
-			defer created.Done()
-			<-start
-			err := s.Create(ctx, Record(fmt.Sprintf("a-%02d", i), "a", epoch), tickler.CreateParams{MaxBytesPerAgent: limit})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, tickler.ErrLimitExceeded):
-				over++
-			default:
-				t.Errorf("Create a-%02d = %v", i, err)
-			}
-		}()
-	}
-	close(start)
-	wait(t, &created)
+	ok, over := createConcurrently(t, s, callers, tickler.CreateParams{MaxBytesPerAgent: limit})
 	if ok != fit || over != callers-fit {
 		t.Fatalf("%d concurrent creates of %d bytes under a limit of %d: %d stored, %d refused", callers, sz, limit, ok, over)
-	}
-	if n, _ := s.Count(ctx, "a"); n != fit {
-		t.Fatalf("Count = %d, want %d", n, fit)
 	}
 }
 
