@@ -22,7 +22,7 @@ func lock(t *testing.T, s *postgres.Store, agent string, n int) bool {
 
 func TestAgentSlotsHoldAcrossNodes(t *testing.T) {
 	t.Parallel()
-	a, b := twoNodes(t, shortLease...)
+	a, b := liveAndPaused(t)
 	if !lock(t, a, "agent-1", 1) {
 		t.Fatal("A could not take agent-1's only slot")
 	}

@@ -22,9 +22,22 @@ const waitTimeout = 10 * time.Second
 
 var ctx = context.Background()
 
-// shortLease makes a node whose lease lapses 300 ms after its last
-// heartbeat.
-var shortLease = []postgres.Option{postgres.WithLease(300 * time.Millisecond), postgres.WithHeartbeat(100 * time.Millisecond)}
+// shortLease makes a node whose lease lapses a second after its last
+// heartbeat: short enough for a test to wait for, long enough that two
+// calls in a row on a loaded machine fall within one lease.
+var shortLease = []postgres.Option{postgres.WithLease(time.Second), postgres.WithHeartbeat(100 * time.Millisecond)}
+
+// liveAndPaused returns two Stores on a new schema: live with the default
+// lease, which a slow heartbeat on a loaded machine cannot lapse, and paused
+// with shortLease, for a test to stop its heartbeat and wait for its lease
+// to lapse. Only the node a test pauses may have the short lease: under
+// load a short lease can lapse by itself, and a test would then see the
+// live node fenced too.
+func liveAndPaused(t *testing.T) (live, paused *postgres.Store) {
+	t.Helper()
+	schema := newSchema(t)
+	return newStore(t, schema), newStore(t, schema, shortLease...)
+}
 
 // twoNodes returns two Stores on a new schema.
 func twoNodes(t *testing.T, opts ...postgres.Option) (a, b *postgres.Store) {
@@ -108,7 +121,7 @@ func TestClaimedRecordIsNotClaimedByAnotherLiveNode(t *testing.T) {
 
 func TestLapsedLeaseIsTakenOverAndFencesTheOldNode(t *testing.T) {
 	t.Parallel()
-	a, b := twoNodes(t, shortLease...)
+	b, a := liveAndPaused(t)
 	create(t, a, "r", time.Now())
 	if got := dueIDs(claimNow(t, a)); !slices.Equal(got, []string{"r"}) {
 		t.Fatalf("A claimed %v", got)
