@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"time"
@@ -85,16 +84,8 @@ func idsAfter(b buckets, agentID, after string) func(yield func(string, []byte) 
 			}
 			return
 		}
-		prefix := agentKey(agentID, "")
-		start := agentKey(agentID, after)
-		c := b.agents.Cursor()
-		k, _ := c.Seek(start)
-		if bytes.Equal(k, start) {
-			k, _ = c.Next()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			id := string(k[len(prefix):])
-			if !yield(id, b.records.Get(k[len(prefix):])) {
+		for id := range agentIDs(b, agentID, after) {
+			if !yield(string(id), b.records.Get(id)) {
 				return
 			}
 		}
@@ -188,18 +179,8 @@ func (s *Store) Counts(ctx context.Context) (tickler.Counts, error) {
 			}
 			c.Add(tickler.AdminRecord{Record: h.shallow(id), Last: last}.Status())
 		}
-		var prev []byte
-		ac := b.agents.Cursor()
-		for k, _ := ac.First(); k != nil; k, _ = ac.Next() {
-			n, w := binary.Uvarint(k)
-			if w <= 0 || uint64(len(k)-w) < n {
-				continue
-			}
-			if agent := k[:w+int(n)]; !bytes.Equal(agent, prev) {
-				c.Agents++
-				prev = bytes.Clone(agent)
-			}
-		}
+		// An agent with records has totals (sizes.go), one key each.
+		c.Agents = b.agentBytes.Stats().KeyN
 		return nil
 	})
 	return c, err

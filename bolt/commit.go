@@ -139,6 +139,9 @@ func (s *Store) commitLoop() {
 		}
 		s.commit(batch)
 		clear(batch)
+		if s.recentN >= s.mergeAt && s.mergeRecent() == nil {
+			s.recentN = 0
+		}
 	}
 }
 

@@ -49,19 +49,20 @@
 //
 // # File layout
 //
-// The file has eight buckets. Integers in keys are big-endian, so that keys
+// The file has nine buckets. Integers in keys are big-endian, so that keys
 // sort byte by byte in the order they are read; strings in keys are
 // prefixed by their length as a uvarint where another field follows them,
 // so that one string's keys stay together whatever bytes it holds.
 //
-//	meta     "layout" -> one byte, the layout version (1)
+//	meta     "layout" -> one byte, the layout version (2)
 //	records  id -> record value (below)
 //	agents   uvarint(len(agent)) agent id -> empty
+//	agents_recent  id -> agent id
 //	due      (next occurrence as Unix ns, sign bit flipped) id -> empty
 //	history  uvarint(len(id)) id (sequence, 8 bytes) -> format byte, Outcome JSON
 //	callbacks     callback id -> the callback (outbox.go)
 //	callback_due  (next attempt as Unix ns, sign bit flipped) callback id -> empty
-//	agent_bytes   uvarint(len(agent)) agent -> the agent's bytes, 8 bytes
+//	agent_bytes   uvarint(len(agent)) agent -> the agent's bytes, then its number of records, 8 bytes each
 //
 // callbacks and callback_due are the outbox of [tickler.CallbackOutbox]:
 // Ack writes a callback in the transaction of the ack, ClaimCallbacks
@@ -70,17 +71,19 @@
 // them ignores both buckets; Open creates them in an older file.
 //
 // agent_bytes holds, per agent, the sum of [tickler.RecordSize] of its
-// records, which [tickler.CreateParams.MaxBytesPerAgent] bounds: every
-// write that adds, removes or replaces a record changes the total in its
-// transaction. Open creates the bucket in a file that lacks it (written
-// by an older release) and fills it with one scan of the records. A
-// release that predates it ignores the bucket: if such a release writes
-// to the file after this one, the totals miss its writes (a total never
-// goes below zero), and an agent may store more, or less, than the bound
-// until its records are deleted and created again.
+// records, which [tickler.CreateParams.MaxBytesPerAgent] bounds, and
+// their number, which [tickler.CreateParams.MaxPerAgent] bounds and Count
+// reads: every write that adds, removes or replaces a record changes the
+// totals in its transaction. Open creates the bucket in a file that lacks
+// it and fills it with one scan of the records and the agent index.
 //
-// records is the source of truth; agents is the index List reads, in
-// (agent, id) order; due is the index Claim reads, in (next occurrence, id)
+// records is the source of truth; agents and agents_recent together are
+// the agent index List reads, in (agent, id) order: Create adds to
+// agents_recent, whose keys are time-ordered ids, so that a commit of
+// creates for many agents rewrites one or two of its pages instead of one
+// page of agents per agent, and the committer moves agents_recent into
+// agents, in a commit of its own, each time it holds about a thousand
+// entries (agentindex.go). due is the index Claim reads, in (next occurrence, id)
 // order, holding only records that have a next occurrence. Claim is a
 // range read of due from its cursor up to its limit: it reads the headers
 // of the records it returns (and of the damaged ones it skips) and no
@@ -122,6 +125,13 @@
 // entries are format 1 (their JSON gained the optional "triggered" field,
 // which an older release ignores). A later release that changes an
 // encoding adds a format and reads, or migrates, the older ones.
+//
+// Layout 2 added agents_recent and the counts in agent_bytes. Open
+// upgrades a layout 1 file in place, in one transaction: it creates
+// agents_recent and counts the totals again. A release that reads only
+// layout 1 then refuses the file with its ErrNewerFormat; to go back to
+// it, export the schedules with this release and import them there
+// (`tickler export` and `tickler import`).
 //
 // This release refuses to open a file whose layout is newer (an error
 // matching [ErrNewerFormat] naming the path), and a record it cannot

@@ -17,17 +17,6 @@ import (
 // The reading methods, each in a read-only transaction on a snapshot, and
 // the lookups the writes share.
 
-// countAgent counts the agent's keys in the agent index, stopping at upTo.
-func countAgent(agents *bbolt.Bucket, agentID string, upTo int) int {
-	n := 0
-	prefix := agentKey(agentID, "")
-	c := agents.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < upTo; k, _ = c.Next() {
-		n++
-	}
-	return n
-}
-
 // lookup decodes the header of the record id, which must exist and belong
 // to agentID unless that is empty; else it returns ErrNotFound. A record
 // whose header does not decode yields a *[RecordError], unless agentID is
@@ -41,7 +30,7 @@ func lookup(b buckets, agentID, id string) (*header, error) {
 	}
 	h, err := decodeHeader(v)
 	switch {
-	case err != nil && agentID != "" && b.agents != nil && !has(b.agents, agentKey(agentID, id)):
+	case err != nil && agentID != "" && b.agents != nil && !indexed(b, agentID, id):
 		return nil, tickler.ErrNotFound
 	case err != nil:
 		return nil, &RecordError{ID: id, Err: err}
@@ -70,7 +59,7 @@ func (s *Store) Get(ctx context.Context, agentID, id string) (*tickler.Record, e
 		if errors.As(err, &re) && agentID != "" {
 			// Whether another agent's damaged record is missing or
 			// damaged depends on the agent index.
-			b.agents = tx.Bucket(bucketAgents)
+			b.agents, b.recent = tx.Bucket(bucketAgents), tx.Bucket(bucketRecent)
 			h, err = lookup(b, agentID, id)
 		}
 		if err != nil {
@@ -90,19 +79,11 @@ func (s *Store) Get(ctx context.Context, agentID, id string) (*tickler.Record, e
 func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListResult, error) {
 	var res tickler.ListResult
 	err := s.view(ctx, func(b buckets) error {
-		prefix := agentKey(p.AgentID, "")
-		start := agentKey(p.AgentID, p.After)
-		c := b.agents.Cursor()
-		k, _ := c.Seek(start)
-		if bytes.Equal(k, start) {
-			k, _ = c.Next()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for id := range agentIDs(b, p.AgentID, p.After) {
 			if len(res.Records) >= p.Limit {
 				res.More = true
 				break
 			}
-			id := k[len(prefix):]
 			v := b.records.Get(id)
 			if v == nil {
 				return &RecordError{ID: string(id), Err: fmt.Errorf("%w: the agent index names a missing record", ErrCorrupt)}
@@ -189,11 +170,12 @@ func checkDue(records *bbolt.Cursor, d *tickler.Due) error {
 	return nil
 }
 
-// Count implements [tickler.Store.Count], counting the agent's keys in the
-// agent index without reading the records.
+// Count implements [tickler.Store.Count]: it reads the agent's number of
+// records from its totals (sizes.go), without reading the records.
 func (s *Store) Count(ctx context.Context, agentID string) (n int, err error) {
 	err = s.view(ctx, func(b buckets) error {
-		n = countAgent(b.agents, agentID, math.MaxInt)
+		_, c := agentTotals(b.agentBytes, agentID)
+		n = int(c)
 		return nil
 	})
 	return n, err
@@ -206,7 +188,7 @@ func (s *Store) Count(ctx context.Context, agentID string) (n int, err error) {
 func (s *Store) History(ctx context.Context, p tickler.HistoryParams) (tickler.HistoryResult, error) {
 	var res tickler.HistoryResult
 	err := s.view(ctx, func(b buckets) error {
-		if b.records.Get([]byte(p.ID)) == nil || (p.AgentID != "" && !has(b.agents, agentKey(p.AgentID, p.ID))) {
+		if b.records.Get([]byte(p.ID)) == nil || (p.AgentID != "" && !indexed(b, p.AgentID, p.ID)) {
 			return tickler.ErrNotFound
 		}
 		prefix := prefixed(p.ID, 0)

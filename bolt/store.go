@@ -23,6 +23,7 @@ type Option func(*options)
 
 type options struct {
 	lockTimeout time.Duration
+	mergeAt     int // see agentindex.go; tests lower it
 }
 
 // WithLockTimeout sets how long Open waits for another Store to release
@@ -31,8 +32,9 @@ type options struct {
 func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
 
 // layout is the version of the file's layout (its buckets and key
-// formats), kept in the meta bucket.
-const layout = 1
+// formats), kept in the meta bucket. Layout 2 added agents_recent and the
+// record counts in agent_bytes; Open upgrades a layout 1 file.
+const layout = 2
 
 // Bucket names; see doc.go.
 var (
@@ -46,7 +48,9 @@ var (
 	bucketCallbackDue = []byte("callback_due")
 	// The per-agent byte totals (sizes.go); an older release ignores it.
 	bucketAgentBytes = []byte("agent_bytes")
-	keyLayout        = []byte("layout")
+	// The agent index's recent entries (agentindex.go), from layout 2.
+	bucketRecent = []byte("agents_recent")
+	keyLayout    = []byte("layout")
 )
 
 // Store is a [tickler.Store] in a bbolt file. Every writing method
@@ -62,6 +66,10 @@ type Store struct {
 	committerDone chan struct{}
 	closeMu       sync.RWMutex // guards closed against sends on ops
 	closed        bool
+
+	// Owned by the committer (and Open, before it starts).
+	mergeAt int // move agents_recent into agents at this many entries
+	recentN int // entries added to agents_recent since the last move, or more
 }
 
 var (
@@ -79,7 +87,7 @@ var (
 // Open fails with an error matching [ErrNewerFormat] if the file's layout
 // is newer than this release's.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := options{lockTimeout: DefaultLockTimeout}
+	o := options{lockTimeout: DefaultLockTimeout, mergeAt: defaultMergeAt}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -97,7 +105,15 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	if err := db.Update(initLayout); err != nil {
+	var recentN int
+	err = db.Update(func(tx *bbolt.Tx) error {
+		if err := initLayout(tx); err != nil {
+			return err
+		}
+		recentN = countRecent(tx)
+		return nil
+	})
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
@@ -106,33 +122,46 @@ func Open(path string, opts ...Option) (*Store, error) {
 		path:          path,
 		ops:           make(chan *op, maxBatch),
 		committerDone: make(chan struct{}),
+		mergeAt:       o.mergeAt,
+		recentN:       recentN,
 	}
 	go s.commitLoop()
 	return s, nil
 }
 
-// initLayout creates the buckets of a new file and checks the layout of an
-// existing one.
+// initLayout creates the buckets of a new file, checks the layout of an
+// existing one, and upgrades a layout 1 file to layout 2: it adds
+// agents_recent and counts every agent's records into agent_bytes. A
+// release that reads only layout 1 refuses the upgraded file with its
+// ErrNewerFormat (export and import move schedules back to it).
 func initLayout(tx *bbolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
+	upgrade := false
 	if meta != nil {
 		v := meta.Get(keyLayout)
-		if len(v) != 1 {
+		switch {
+		case len(v) != 1 || v[0] == 0:
 			return fmt.Errorf("%w: layout %x", ErrCorrupt, v)
-		}
-		if v[0] != layout {
+		case v[0] > layout:
 			return fmt.Errorf("%w: layout %d (this release reads %d)", ErrNewerFormat, v[0], layout)
 		}
+		upgrade = v[0] < layout
 	}
-	for _, name := range [][]byte{bucketMeta, bucketRecords, bucketAgents, bucketDue, bucketHistory, bucketCallbacks, bucketCallbackDue} {
+	for _, name := range [][]byte{bucketMeta, bucketRecords, bucketAgents, bucketDue, bucketHistory, bucketCallbacks, bucketCallbackDue, bucketRecent} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	if upgrade && tx.Bucket(bucketAgentBytes) != nil {
+		// Layout 1's totals hold bytes, not counts: count both again.
+		if err := tx.DeleteBucket(bucketAgentBytes); err != nil {
 			return err
 		}
 	}
 	if err := initAgentBytes(tx); err != nil {
 		return err
 	}
-	if meta == nil {
+	if meta == nil || upgrade {
 		return tx.Bucket(bucketMeta).Put(keyLayout, []byte{layout})
 	}
 	return nil
@@ -160,6 +189,7 @@ func (s *Store) Close() error {
 // buckets are the buckets of one transaction.
 type buckets struct {
 	records, agents, due, history *bbolt.Bucket
+	recent                        *bbolt.Bucket
 	callbacks, callbackDue        *bbolt.Bucket
 	agentBytes                    *bbolt.Bucket
 }
@@ -168,6 +198,7 @@ func bucketsOf(tx *bbolt.Tx) buckets {
 	return buckets{
 		records: tx.Bucket(bucketRecords),
 		agents:  tx.Bucket(bucketAgents),
+		recent:  tx.Bucket(bucketRecent),
 		due:     tx.Bucket(bucketDue),
 		history: tx.Bucket(bucketHistory),
 

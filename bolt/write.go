@@ -19,11 +19,10 @@ import (
 // commit (see commit.go).
 
 // Create implements [tickler.Store.Create]: it stores r with Version 1,
-// sets r.Version to 1, and returns once the record is fsynced. With
-// p.MaxPerAgent set, it counts the agent's records (in the agent index, up
-// to the limit), and with p.MaxBytesPerAgent set it reads the agent's
-// byte total (sizes.go), in the transaction that inserts the record, so
-// that no interleaving of creates takes an agent past a limit.
+// sets r.Version to 1, and returns once the record is fsynced. It checks
+// p.MaxPerAgent and p.MaxBytesPerAgent against the agent's totals
+// (sizes.go) in the transaction that inserts the record, so that no
+// interleaving of creates takes an agent past a limit.
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
 	if r.ID == "" {
 		return errors.New("bolt: create: empty id")
@@ -39,9 +38,8 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 		if b.records.Get(id) != nil {
 			return tickler.ErrExists
 		}
-		if p.MaxPerAgent > 0 && countAgent(b.agents, h.agentID, p.MaxPerAgent) >= p.MaxPerAgent {
-			return fmt.Errorf("%w: agent %q has %d scheduled messages, the most it may have",
-				tickler.ErrLimitExceeded, h.agentID, p.MaxPerAgent)
+		if err := checkAgentCount(b.agentBytes, h.agentID, 1, p); err != nil {
+			return err
 		}
 		if err := checkAgentBytes(b.agentBytes, h.agentID, size, p); err != nil {
 			return err
@@ -49,10 +47,11 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 		if err := put(b.records, id, v); err != nil {
 			return err
 		}
-		if err := addAgentBytes(b.agentBytes, h.agentID, size); err != nil {
+		if err := addAgentTotals(b.agentBytes, h.agentID, size, 1); err != nil {
 			return err
 		}
-		if err := put(b.agents, agentKey(h.agentID, r.ID), nil); err != nil {
+		s.recentN++ // on the committer; see agentindex.go
+		if err := indexAgent(b, h.agentID, r.ID); err != nil {
 			return err
 		}
 		if h.hasNext {
@@ -113,11 +112,8 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 			}
 		}
 		for agent, a := range added {
-			if p.MaxPerAgent > 0 {
-				if have := countAgent(b.agents, agent, p.MaxPerAgent); have+a.n > p.MaxPerAgent {
-					return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d",
-						tickler.ErrLimitExceeded, agent, have, a.n, p.MaxPerAgent)
-				}
+			if err := checkAgentCount(b.agentBytes, agent, int64(a.n), p); err != nil {
+				return err
 			}
 			if err := checkAgentBytes(b.agentBytes, agent, a.bytes, p); err != nil {
 				return err
@@ -149,7 +145,7 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 			}
 		}
 		for agent, a := range added {
-			if err := addAgentBytes(b.agentBytes, agent, a.bytes); err != nil {
+			if err := addAgentTotals(b.agentBytes, agent, a.bytes, int64(a.n)); err != nil {
 				return err
 			}
 		}
@@ -188,9 +184,9 @@ func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 func deleteRecord(b buckets, agentID, id string) error {
 	v := b.records.Get([]byte(id))
 	if v == nil {
-		if agentID != "" && has(b.agents, agentKey(agentID, id)) {
+		if agentID != "" && indexed(b, agentID, id) {
 			// A dangling index entry: drop it; there is nothing to delete.
-			if err := del(b.agents, agentKey(agentID, id)); err != nil {
+			if err := unindexAgent(b, agentID, id); err != nil {
 				return err
 			}
 		}
@@ -198,7 +194,7 @@ func deleteRecord(b buckets, agentID, id string) error {
 	}
 	h, err := decodeHeader(v)
 	switch {
-	case err != nil && agentID != "" && !has(b.agents, agentKey(agentID, id)):
+	case err != nil && agentID != "" && !indexed(b, agentID, id):
 		return tickler.ErrNotFound
 	case err != nil:
 		// Its header cannot say where its index entries are: look for them.
@@ -224,13 +220,13 @@ func (s *Store) DeleteMany(ctx context.Context, agentID string, ids []string) []
 // remove deletes the record id, whose header is h, with its index
 // entries, its history and its bytes in its agent's total.
 func remove(b buckets, id string, h *header) error {
-	if err := addAgentBytes(b.agentBytes, h.agentID, -h.size()); err != nil {
+	if err := addAgentTotals(b.agentBytes, h.agentID, -h.size(), -1); err != nil {
 		return err
 	}
 	if err := del(b.records, []byte(id)); err != nil {
 		return err
 	}
-	if err := del(b.agents, agentKey(h.agentID, id)); err != nil {
+	if err := unindexAgent(b, h.agentID, id); err != nil {
 		return err
 	}
 	if h.hasNext {
@@ -247,38 +243,32 @@ func remove(b buckets, id string, h *header) error {
 // removeUndecodable deletes a record whose header does not decode, with
 // every index entry that names it and its history. Its index entries are
 // found by scans of the due and agent indexes, which this rare path
-// affords; its size is unknown, so the byte total of each agent that
-// listed it is counted again from the agent's records.
+// affords; its size is unknown, so the totals of each agent that listed
+// it are counted again from the agent's records.
 func removeUndecodable(b buckets, id string) error {
-	var dueKeys, agentKeys [][]byte
+	var dueKeys [][]byte
 	c := b.due.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		if _, kid, ok := parseDueKey(k); ok && kid == id {
 			dueKeys = append(dueKeys, bytes.Clone(k))
 		}
 	}
-	c = b.agents.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if n, w := binary.Uvarint(k); w > 0 && uint64(len(k)-w) >= n && string(k[w+int(n):]) == id {
-			agentKeys = append(agentKeys, bytes.Clone(k))
-		}
-	}
+	agents := indexedAgents(b, id)
 	for _, k := range dueKeys {
 		if err := del(b.due, k); err != nil {
 			return err
 		}
 	}
-	for _, k := range agentKeys {
-		if err := del(b.agents, k); err != nil {
+	for _, agent := range agents {
+		if err := unindexAgent(b, agent, id); err != nil {
 			return err
 		}
 	}
 	if err := del(b.records, []byte(id)); err != nil {
 		return err
 	}
-	for _, k := range agentKeys {
-		n, w := binary.Uvarint(k)
-		if err := recountAgentBytes(b, string(k[w:w+int(n)])); err != nil {
+	for _, agent := range agents {
+		if err := recountAgent(b, agent); err != nil {
 			return err
 		}
 	}
@@ -451,7 +441,7 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 		}
 		nh.version, nh.histSeq, nh.agentID = h.version+1, h.histSeq, h.agentID
 		// Before the put: h.body aliases the stored value.
-		if err := addAgentBytes(b.agentBytes, h.agentID, nh.size()-h.size()); err != nil {
+		if err := addAgentTotals(b.agentBytes, h.agentID, nh.size()-h.size(), 0); err != nil {
 			return err
 		}
 		if err := put(b.records, id, encodeRecord(nh)); err != nil {
