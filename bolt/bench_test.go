@@ -22,6 +22,8 @@ import (
 
 var createAgents = flag.Int("bolt.agents", 0,
 	"agents the callers of BenchmarkCreateDurable create for (0: one agent per caller)")
+var createSpread = flag.Duration("bolt.spread", 0,
+	"spread the instants of BenchmarkCreateDurable at random over this long (0: all a day ahead)")
 var restartSchedules = flag.Int("bolt.restart", 100_000,
 	"schedules in the file of BenchmarkRestart (the issue's figure is 1000000)")
 
@@ -60,6 +62,10 @@ func BenchmarkCreateDurable(b *testing.B) {
 						agent = fmt.Sprintf("agent-%d", c%*createAgents)
 					}
 					for n.Add(1) <= int64(b.N) {
+						req := req
+						if *createSpread > 0 {
+							req.Schedule = tickler.At(time.Now().Add(time.Hour + rand.N(*createSpread)))
+						}
 						if _, err := s.Create(ctx, agent, req); err != nil {
 							b.Error(err)
 							return

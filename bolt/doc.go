@@ -49,7 +49,7 @@
 //
 // # File layout
 //
-// The file has nine buckets. Integers in keys are big-endian, so that keys
+// The file has ten buckets. Integers in keys are big-endian, so that keys
 // sort byte by byte in the order they are read; strings in keys are
 // prefixed by their length as a uvarint where another field follows them,
 // so that one string's keys stay together whatever bytes it holds.
@@ -58,6 +58,7 @@
 //	records  id -> record value (below)
 //	agents   uvarint(len(agent)) agent id -> empty
 //	agents_recent  id -> agent id
+//	due_recent     id -> its key in due
 //	due      (next occurrence as Unix ns, sign bit flipped) id -> empty
 //	history  uvarint(len(id)) id (sequence, 8 bytes) -> format byte, Outcome JSON
 //	callbacks     callback id -> the callback (outbox.go)
@@ -77,19 +78,23 @@
 // totals in its transaction. Open creates the bucket in a file that lacks
 // it and fills it with one scan of the records and the agent index.
 //
-// records is the source of truth; agents and agents_recent together are
-// the agent index List reads, in (agent, id) order: Create adds to
-// agents_recent, whose keys are time-ordered ids, so that a commit of
-// creates for many agents rewrites one or two of its pages instead of one
-// page of agents per agent, and the committer moves agents_recent into
-// agents, in a commit of its own, each time it holds about a thousand
-// entries (agentindex.go). due is the index Claim reads, in (next occurrence, id)
-// order, holding only records that have a next occurrence. Claim is a
-// range read of due from its cursor up to its limit: it reads the headers
-// of the records it returns (and of the damaged ones it skips) and no
-// others, so a restart costs the look-ahead window, not the number of
-// stored schedules. The payload of a record is read from
-// the file when it fires (Get), not held in memory.
+// records is the source of truth; agents (with agents_recent) is the
+// index List reads, in (agent, id) order; due (with due_recent) is the
+// index Claim reads, in (next occurrence, id) order, holding only records
+// that have a next occurrence. Claim is a range read of due from its
+// cursor up to its limit, merged with due_recent: it reads the headers of
+// the records it returns (and of the damaged ones it skips) and no others,
+// so a restart costs the look-ahead window, not the number of stored
+// schedules. The payload of a record is read from the file when it fires
+// (Get), not held in memory.
+//
+// Create adds to agents_recent and due_recent, keyed by record ids, which
+// are time-ordered, so that a commit of creates for many agents, due at
+// instants spread over hours, appends to one or two pages of each instead
+// of rewriting a page of agents per agent and a page of due per create;
+// the committer moves them into agents and due, in key order and in a
+// commit of its own, each time they hold about a thousand entries, and
+// readers merge the two (recent.go).
 //
 // A record value is:
 //

@@ -99,8 +99,10 @@ func ToLayout1(s *Store) error {
 		return err
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		if err := tx.DeleteBucket(bucketRecent); err != nil {
-			return err
+		for _, name := range [][]byte{bucketRecent, bucketDueRecent} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
 		}
 		totals := tx.Bucket(bucketAgentBytes)
 		old := map[string][]byte{}

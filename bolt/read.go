@@ -113,19 +113,13 @@ func (s *Store) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.Claim
 	var res tickler.ClaimResult
 	var damaged []error
 	err := s.view(ctx, func(b buckets) error {
-		c := b.due.Cursor()
 		records := b.records.Cursor()
-		var k []byte
-		if p.After.ID == "" {
-			k, _ = c.First()
-		} else {
-			start := dueKey(p.After.At.UnixNano(), p.After.ID)
-			if k, _ = c.Seek(start); bytes.Equal(k, start) {
-				k, _ = c.Next()
-			}
+		var start []byte
+		if p.After.ID != "" {
+			start = dueKey(p.After.At.UnixNano(), p.After.ID)
 		}
 		end := p.Until.UnixNano()
-		for ; k != nil; k, _ = c.Next() {
+		for k := range dueKeys(b, start) {
 			at, id, ok := parseDueKey(k)
 			if !ok {
 				return fmt.Errorf("%w: due index key %x", ErrCorrupt, k)

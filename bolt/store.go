@@ -32,8 +32,9 @@ type options struct {
 func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
 
 // layout is the version of the file's layout (its buckets and key
-// formats), kept in the meta bucket. Layout 2 added agents_recent and the
-// record counts in agent_bytes; Open upgrades a layout 1 file.
+// formats), kept in the meta bucket. Layout 2 added agents_recent,
+// due_recent and the record counts in agent_bytes; Open upgrades a layout
+// 1 file.
 const layout = 2
 
 // Bucket names; see doc.go.
@@ -48,9 +49,10 @@ var (
 	bucketCallbackDue = []byte("callback_due")
 	// The per-agent byte totals (sizes.go); an older release ignores it.
 	bucketAgentBytes = []byte("agent_bytes")
-	// The agent index's recent entries (agentindex.go), from layout 2.
-	bucketRecent = []byte("agents_recent")
-	keyLayout    = []byte("layout")
+	// The indexes' recent entries (recent.go), from layout 2.
+	bucketRecent    = []byte("agents_recent")
+	bucketDueRecent = []byte("due_recent")
+	keyLayout       = []byte("layout")
 )
 
 // Store is a [tickler.Store] in a bbolt file. Every writing method
@@ -131,7 +133,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 // initLayout creates the buckets of a new file, checks the layout of an
 // existing one, and upgrades a layout 1 file to layout 2: it adds
-// agents_recent and counts every agent's records into agent_bytes. A
+// agents_recent and due_recent and counts every agent's records into
+// agent_bytes. A
 // release that reads only layout 1 refuses the upgraded file with its
 // ErrNewerFormat (export and import move schedules back to it).
 func initLayout(tx *bbolt.Tx) error {
@@ -147,7 +150,7 @@ func initLayout(tx *bbolt.Tx) error {
 		}
 		upgrade = v[0] < layout
 	}
-	for _, name := range [][]byte{bucketMeta, bucketRecords, bucketAgents, bucketDue, bucketHistory, bucketCallbacks, bucketCallbackDue, bucketRecent} {
+	for _, name := range [][]byte{bucketMeta, bucketRecords, bucketAgents, bucketDue, bucketHistory, bucketCallbacks, bucketCallbackDue, bucketRecent, bucketDueRecent} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -189,18 +192,19 @@ func (s *Store) Close() error {
 // buckets are the buckets of one transaction.
 type buckets struct {
 	records, agents, due, history *bbolt.Bucket
-	recent                        *bbolt.Bucket
+	recent, dueRecent             *bbolt.Bucket
 	callbacks, callbackDue        *bbolt.Bucket
 	agentBytes                    *bbolt.Bucket
 }
 
 func bucketsOf(tx *bbolt.Tx) buckets {
 	return buckets{
-		records: tx.Bucket(bucketRecords),
-		agents:  tx.Bucket(bucketAgents),
-		recent:  tx.Bucket(bucketRecent),
-		due:     tx.Bucket(bucketDue),
-		history: tx.Bucket(bucketHistory),
+		records:   tx.Bucket(bucketRecords),
+		agents:    tx.Bucket(bucketAgents),
+		recent:    tx.Bucket(bucketRecent),
+		dueRecent: tx.Bucket(bucketDueRecent),
+		due:       tx.Bucket(bucketDue),
+		history:   tx.Bucket(bucketHistory),
 
 		callbacks:   tx.Bucket(bucketCallbacks),
 		callbackDue: tx.Bucket(bucketCallbackDue),

@@ -50,12 +50,12 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 		if err := addAgentTotals(b.agentBytes, h.agentID, size, 1); err != nil {
 			return err
 		}
-		s.recentN++ // on the committer; see agentindex.go
+		s.recentN++ // on the committer; see recent.go
 		if err := indexAgent(b, h.agentID, r.ID); err != nil {
 			return err
 		}
 		if h.hasNext {
-			return put(b.due, dueKey(h.next, r.ID), nil)
+			return indexDue(b, h.next, r.ID)
 		}
 		return nil
 	})
@@ -230,7 +230,7 @@ func remove(b buckets, id string, h *header) error {
 		return err
 	}
 	if h.hasNext {
-		if err := del(b.due, dueKey(h.next, id)); err != nil {
+		if err := unindexDue(b, h.next, id); err != nil {
 			return err
 		}
 	}
@@ -258,6 +258,9 @@ func removeUndecodable(b buckets, id string) error {
 		if err := del(b.due, k); err != nil {
 			return err
 		}
+	}
+	if err := del(b.dueRecent, []byte(id)); err != nil {
+		return err
 	}
 	for _, agent := range agents {
 		if err := unindexAgent(b, agent, id); err != nil {
@@ -380,7 +383,7 @@ func ack(b buckets, a tickler.AckParams, id, entry []byte, cb *callbackRow) erro
 		return putCallback(b, cb, 0)
 	}
 	if h.hasNext {
-		if err := del(b.due, dueKey(h.next, a.ID)); err != nil {
+		if err := unindexDue(b, h.next, a.ID); err != nil {
 			return err
 		}
 	}
@@ -435,7 +438,7 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 			return err
 		}
 		if h.hasNext {
-			if err := del(b.due, dueKey(h.next, r.ID)); err != nil {
+			if err := unindexDue(b, h.next, r.ID); err != nil {
 				return err
 			}
 		}

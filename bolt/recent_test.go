@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/bolt"
@@ -163,7 +165,7 @@ func TestOpenUpgradesALayout1File(t *testing.T) {
 
 // TestMergesMoveRecentEntriesIntoTheIndex checks that agents_recent does
 // not grow past about its merge size.
-func TestMergesMoveRecentEntriesIntoTheIndex(t *testing.T) {
+func TestMergesMoveRecentEntriesIntoTheIndexes(t *testing.T) {
 	t.Parallel()
 	s := open(t, bolt.WithMergeAt(10))
 	for i := range 95 {
@@ -175,4 +177,95 @@ func TestMergesMoveRecentEntriesIntoTheIndex(t *testing.T) {
 	if n, err := bolt.Recent(s); err != nil || n >= 10 {
 		t.Fatalf("agents_recent holds %d entries (%v), want fewer than 10", n, err)
 	}
+}
+
+// TestDueIndexAgreesWithAModelAcrossMerges creates, acks (advancing or
+// removing) and deletes records due at random instants, with a merge every
+// 7 entries, and checks that claims read in small pages from a cursor
+// return every record due up to a bound, in (instant, id) order, as a
+// model says, then again after a reopen.
+func TestDueIndexAgreesWithAModelAcrossMerges(t *testing.T) {
+	t.Parallel()
+	s := open(t, bolt.WithMergeAt(7))
+	rng := rand.New(rand.NewPCG(3, 4))
+	type entry struct {
+		at      time.Time
+		version uint64
+	}
+	model := map[string]entry{}
+	at := func() time.Time { return epoch.Add(time.Duration(rng.IntN(1000)) * time.Second) }
+	check := func(step int) {
+		t.Helper()
+		until := epoch.Add(600 * time.Second)
+		var want []tickler.Due
+		for id, e := range model {
+			if !e.at.After(until) {
+				want = append(want, tickler.Due{ID: id, At: e.at, Version: e.version})
+			}
+		}
+		slices.SortFunc(want, func(a, b tickler.Due) int {
+			if c := a.At.Compare(b.At); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		var got []tickler.Due
+		var after tickler.Due
+		for {
+			res, err := s.Claim(ctx, tickler.ClaimParams{After: after, Until: until, Limit: 4, Now: epoch})
+			if err != nil {
+				t.Fatalf("step %d: Claim: %v", step, err)
+			}
+			got = append(got, res.Due...)
+			if len(res.Due) < 4 {
+				break
+			}
+			after = res.Due[len(res.Due)-1]
+		}
+		if !slices.EqualFunc(got, want, func(a, b tickler.Due) bool {
+			return a.ID == b.ID && a.At.Equal(b.At) && a.Version == b.Version
+		}) {
+			t.Fatalf("step %d: claims = %v, want %v", step, got, want)
+		}
+	}
+	var ids []string
+	for step := range 400 {
+		switch op := rng.IntN(4); {
+		case op == 0 && len(ids) > 0:
+			id := ids[rng.IntN(len(ids))]
+			if err := s.Delete(ctx, "agent", id); err != nil {
+				t.Fatalf("step %d: Delete(%s): %v", step, id, err)
+			}
+			delete(model, id)
+			ids = slices.DeleteFunc(ids, func(x string) bool { return x == id })
+		case op == 1 && len(ids) > 0:
+			id := ids[rng.IntN(len(ids))]
+			e := model[id]
+			a := tickler.AckParams{ID: id, Version: e.version}
+			if rng.IntN(2) == 0 {
+				a.Next = at()
+				model[id] = entry{a.Next, e.version + 1}
+			} else {
+				delete(model, id)
+				ids = slices.DeleteFunc(ids, func(x string) bool { return x == id })
+			}
+			if err := s.Ack(ctx, a); err != nil {
+				t.Fatalf("step %d: Ack(%s): %v", step, id, err)
+			}
+		default:
+			id := fmt.Sprintf("r%05d", step)
+			next := at()
+			if err := s.Create(ctx, storetest.Record(id, "agent", next), tickler.CreateParams{}); err != nil {
+				t.Fatalf("step %d: Create(%s): %v", step, id, err)
+			}
+			model[id] = entry{next, 1}
+			ids = append(ids, id)
+		}
+		if step%10 == 0 {
+			check(step)
+		}
+	}
+	check(400)
+	s = reopen(t, s)
+	check(401)
 }
