@@ -161,7 +161,7 @@ func (s *stressStore) Ack(_ context.Context, a AckParams) error {
 	}
 	return nil
 }
-func (s *stressStore) Update(_ context.Context, r *Record) error {
+func (s *stressStore) Update(_ context.Context, r *Record, _ UpdateParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.recs[r.ID]

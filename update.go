@@ -135,7 +135,7 @@ func (s *Scheduler) modify(ctx context.Context, op, agentID, id string, change f
 			return nil, err
 		}
 		r.Version = before
-		err = s.store.Update(ctx, r)
+		err = s.store.Update(ctx, r, UpdateParams{MaxBytesPerAgent: s.o.maxBytesPerAgent})
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
