@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -167,31 +166,13 @@ func testUpdateMaxBytesConcurrent(t *testing.T, s tickler.Store) {
 		mustCreate(t, s, Record(fmt.Sprintf("a-%02d", i), "a", epoch))
 	}
 	limit := callers*sz + fit*by + by/2
-	var updated sync.WaitGroup
-	var mu sync.Mutex
-	var ok, over int
-	updated.Add(callers)
-	start := make(chan struct{})
-	for i := range callers {
-		r := grow(t, mustGet(t, s, fmt.Sprintf("a-%02d", i)), by)
-		go func() {
-			defer updated.Done()
-			<-start
-			err := s.Update(ctx, r, tickler.UpdateParams{MaxBytesPerAgent: limit})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, tickler.ErrLimitExceeded):
-				over++
-			default:
-				t.Errorf("Update %s = %v", r.ID, err)
-			}
-		}()
+	grown := make([]*tickler.Record, callers)
+	for i := range grown {
+		grown[i] = grow(t, mustGet(t, s, fmt.Sprintf("a-%02d", i)), by)
 	}
-	close(start)
-	wait(t, &updated)
+	ok, over := concurrently(t, callers, func(i int) error {
+		return s.Update(ctx, grown[i], tickler.UpdateParams{MaxBytesPerAgent: limit})
+	})
 	if ok != fit || over != callers-fit {
 		t.Fatalf("%d concurrent updates growing by %d under a limit of %d: %d applied, %d refused", callers, by, limit, ok, over)
 	}

@@ -364,15 +364,25 @@ func testMaxPerAgentConcurrent(t *testing.T, s tickler.Store) {
 // fails t.
 func createConcurrently(t *testing.T, s tickler.Store, n int, p tickler.CreateParams) (ok, over int) {
 	t.Helper()
-	var created sync.WaitGroup
+	return concurrently(t, n, func(i int) error {
+		return s.Create(ctx, Record(fmt.Sprintf("a-%02d", i), "a", epoch), p)
+	})
+}
+
+// concurrently calls call(0), call(1)... call(n-1) from n goroutines
+// released at once, and returns how many returned nil and how many an
+// error matching ErrLimitExceeded; any other error fails t.
+func concurrently(t *testing.T, n int, call func(i int) error) (ok, over int) {
+	t.Helper()
+	var done sync.WaitGroup
 	var mu sync.Mutex
-	created.Add(n)
+	done.Add(n)
 	start := make(chan struct{})
 	for i := range n {
 		go func() {
-			defer created.Done()
+			defer done.Done()
 			<-start
-			err := s.Create(ctx, Record(fmt.Sprintf("a-%02d", i), "a", epoch), p)
+			err := call(i)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -381,12 +391,12 @@ func createConcurrently(t *testing.T, s tickler.Store, n int, p tickler.CreatePa
 			case errors.Is(err, tickler.ErrLimitExceeded):
 				over++
 			default:
-				t.Errorf("Create a-%02d = %v", i, err)
+				t.Errorf("call %d = %v", i, err)
 			}
 		}()
 	}
 	close(start)
-	wait(t, &created)
+	wait(t, &done)
 	return ok, over
 }
 
