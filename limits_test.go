@@ -110,3 +110,38 @@ func TestBytesPerAgentLimit(t *testing.T) {
 	}
 	b.Create("agent-1", "x", tickler.Cron("0 * * * *"))
 }
+
+func TestUpdateThatGrowsPastBytesPerAgentIsRefused(t *testing.T) {
+	t.Parallel()
+	probe := ticklertest.New(t)
+	first := probe.Create("agent-1", "x", tickler.Cron("0 * * * *"))
+	size, err := tickler.RecordSize(&tickler.Record{Message: first.Message})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two messages of "x" fit, with room for 5 more bytes.
+	b := ticklertest.New(t, tickler.WithMaxBytesPerAgent(2*size+5))
+	sm := b.Create("agent-1", "x", tickler.Cron("0 * * * *"))
+	b.Create("agent-1", "x", tickler.Cron("0 * * * *"))
+
+	_, err = b.Scheduler.Update(ctx, "agent-1", sm.ID, tickler.UpdateRequest{Messages: userText("x123456")})
+	var ve *tickler.ValidationError
+	if !errors.Is(err, tickler.ErrLimitExceeded) || !errors.As(err, &ve) || ve.Field != "agent_id" {
+		t.Fatalf("Update growing past the limit = %v, want ErrLimitExceeded on agent_id", err)
+	}
+	if got, err := b.Scheduler.Get(ctx, "agent-1", sm.ID); err != nil || got.Message.Messages[0].Content.Text != "x" {
+		t.Fatalf("a refused Update changed the message: %+v, %v", got, err)
+	}
+	// Growth within the limit, and shrinking, apply; so do pause and resume.
+	for _, text := range []string{"x12345", "x"} {
+		if _, err := b.Scheduler.Update(ctx, "agent-1", sm.ID, tickler.UpdateRequest{Messages: userText(text)}); err != nil {
+			t.Fatalf("Update to %q within the limit: %v", text, err)
+		}
+	}
+	if _, err := b.Scheduler.Pause(ctx, "agent-1", sm.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Scheduler.Resume(ctx, "agent-1", sm.ID); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -184,16 +184,12 @@ type UpdateRequest struct {
 // UnmarshalJSON decodes a create body. max_steps is a JSON number on the
 // wire; a value that is not a whole number is an error naming the field.
 func (r *CreateRequest) UnmarshalJSON(b []byte) error {
-	type plain CreateRequest
+	type plain CreateRequest // without this method: decoding it does not recurse
 	var w struct {
 		plain
 		MaxSteps json.RawMessage `json:"max_steps"`
 	}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*r = CreateRequest(w.plain)
-	return decodeMaxSteps(w.MaxSteps, &r.MaxSteps)
+	return decodeRequest(b, &w, func() { *r = CreateRequest(w.plain) }, &w.MaxSteps, &r.MaxSteps)
 }
 
 // UnmarshalJSON decodes an update body; max_steps is read as in
@@ -204,11 +200,20 @@ func (r *UpdateRequest) UnmarshalJSON(b []byte) error {
 		plain
 		MaxSteps json.RawMessage `json:"max_steps"`
 	}
-	if err := json.Unmarshal(b, &w); err != nil {
+	return decodeRequest(b, &w, func() { *r = UpdateRequest(w.plain) }, &w.MaxSteps, &r.MaxSteps)
+}
+
+// decodeRequest is the decoding a request's UnmarshalJSON shares: it
+// decodes b into w, which holds the request's fields beside max_steps
+// read raw into *raw (shadowing the request's own MaxSteps), then stores
+// w in the request with set, and reads *raw into its MaxSteps, *dst (see
+// decodeMaxSteps). When b does not decode, the request is left as it was.
+func decodeRequest(b []byte, w any, set func(), raw *json.RawMessage, dst **int) error {
+	if err := json.Unmarshal(b, w); err != nil {
 		return err
 	}
-	*r = UpdateRequest(w.plain)
-	return decodeMaxSteps(w.MaxSteps, &r.MaxSteps)
+	set()
+	return decodeMaxSteps(*raw, dst)
 }
 
 // decodeMaxSteps sets *dst from the raw max_steps, which must be a whole

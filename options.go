@@ -212,9 +212,10 @@ func WithMaxSchedulesPerAgent(n int) Option { return func(o *options) { o.maxPer
 // means no bound. As with [WithMaxSchedulesPerAgent], the store checks
 // the bound and creates the message in one step, so concurrent creates
 // cannot exceed it; Create answers with a *[ValidationError] on
-// "agent_id" that matches [ErrLimitExceeded]. Only Create and CreateMany
-// are refused: an Update that grows a message is not (each message stays
-// within [WithMaxScheduleBytes]). n must not be negative.
+// "agent_id" that matches [ErrLimitExceeded]. Update is held to the same
+// bound, atomically with its write: one that grows a message past it is
+// refused alike, one that does not grow it never is. n must not be
+// negative.
 func WithMaxBytesPerAgent(n int64) Option { return func(o *options) { o.maxBytesPerAgent = n } }
 
 // WithMinInterval rejects recurring schedules whose occurrences come closer

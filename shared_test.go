@@ -59,11 +59,11 @@ func (f *fakeShared) Confirm(ctx context.Context, id string) (*tickler.Record, e
 	return r, err
 }
 
-func (f *fakeShared) Update(ctx context.Context, r *tickler.Record) error {
+func (f *fakeShared) Update(ctx context.Context, r *tickler.Record, p tickler.UpdateParams) error {
 	f.mu.Lock()
 	delete(f.owner, r.ID) // an update releases the record to any node
 	f.mu.Unlock()
-	return f.Store.Update(ctx, r)
+	return f.Store.Update(ctx, r, p)
 }
 
 func (f *fakeShared) Hints() <-chan struct{} { return f.hints }

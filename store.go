@@ -55,7 +55,8 @@ import (
 //     node starts another delivery;
 //   - limits across nodes: [CreateParams.MaxPerAgent] and
 //     [CreateParams.MaxBytesPerAgent] checked in the same transaction as
-//     the insert, not in one process's memory.
+//     the insert ([UpdateParams.MaxBytesPerAgent] as the update), not in
+//     one process's memory.
 type Store interface {
 	// Create stores a new record with Version 1 and sets r.Version to 1.
 	// It returns ErrExists if the id is taken, and an error matching
@@ -95,8 +96,11 @@ type Store interface {
 	// next occurrence, pause state), and makes its version r.Version+1;
 	// its history is kept. It returns ErrNotFound if there is no such
 	// record of that agent and ErrConflict if its version is not
-	// r.Version; neither changes anything.
-	Update(ctx context.Context, r *Record) error
+	// r.Version; neither changes anything. It returns an error matching
+	// ErrLimitExceeded (nothing changed) if p.MaxBytesPerAgent is set and
+	// r is larger than the stored record and would take its agent's
+	// records past that many bytes, checked atomically with the write.
+	Update(ctx context.Context, r *Record, p UpdateParams) error
 	// Count returns how many records the agent has.
 	Count(ctx context.Context, agentID string) (int, error)
 	// History returns outcomes of the record, newest first; see
@@ -205,10 +209,21 @@ type CreateParams struct {
 	// MaxBytesPerAgent, when positive, is how many bytes the agent's
 	// records may take together, each measured by [RecordSize]: Create
 	// fails with ErrLimitExceeded (nothing stored) rather than take the
-	// agent past it, checked atomically with the insert. Only Create and
-	// CreateMany check it; Update keeps the agent's total exact but does
-	// not refuse to grow it (a record stays within the scheduler's
-	// [WithMaxScheduleBytes]).
+	// agent past it, checked atomically with the insert. Update checks
+	// the same bound ([UpdateParams]).
+	MaxBytesPerAgent int64
+}
+
+// UpdateParams are the conditions of [Store.Update].
+type UpdateParams struct {
+	// MaxBytesPerAgent, when positive, is how many bytes the agent's
+	// records may take together, as in [CreateParams]: Update fails with
+	// ErrLimitExceeded (nothing changed) rather than grow the record so
+	// that the agent's records take more than that, checked atomically
+	// with the write. Only growth is refused: an update to a record of
+	// the same size or smaller always applies, even if the agent is past
+	// the bound already (it was lowered, or records were stored without
+	// it).
 	MaxBytesPerAgent int64
 }
 

@@ -12,6 +12,12 @@ import (
 // Create, and a one-time instant must be in the future. Input is validated
 // as by Create, and nothing changes when it does not validate.
 //
+// With [WithMaxBytesPerAgent], an update that makes the message larger
+// and would take the agent's messages past the bound is refused with a
+// *[ValidationError] on "agent_id" that matches [ErrLimitExceeded], as a
+// create is, and changes nothing; one that does not grow it is never
+// refused by that bound.
+//
 // An occurrence being delivered when Update returns runs to its end with
 // the old content; if it has not been recorded as done yet, it is
 // delivered again, with the same idempotency key and the new content.
@@ -135,9 +141,12 @@ func (s *Scheduler) modify(ctx context.Context, op, agentID, id string, change f
 			return nil, err
 		}
 		r.Version = before
-		err = s.store.Update(ctx, r)
+		err = s.store.Update(ctx, r, UpdateParams{MaxBytesPerAgent: s.o.maxBytesPerAgent})
 		if errors.Is(err, ErrConflict) {
 			continue
+		}
+		if errors.Is(err, ErrLimitExceeded) {
+			return nil, s.agentLimitError(r.AgentID, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("tickler: %s %s: %w", op, id, err)

@@ -219,7 +219,7 @@ func TestUndecodableRecordIsNamedNeverDropped(t *testing.T) {
 				Outcome: &tickler.Outcome{ID: "h", ScheduledMessageID: "bad", Status: tickler.StatusSuccess}}))
 			up := storetest.Record("bad", "agent", epoch)
 			up.Version = 1
-			check("Update", s.Update(ctx, up))
+			check("Update", s.Update(ctx, up, tickler.UpdateParams{}))
 			if _, err := s.Get(ctx, "other", "bad"); !errors.Is(err, tickler.ErrNotFound) {
 				t.Fatalf("Get by another agent = %v, want ErrNotFound", err)
 			}

@@ -424,9 +424,9 @@ func appendHistory(hist *bbolt.Bucket, id string, seq uint64, entry []byte, limi
 // Update implements [tickler.Store.Update]: it returns once the replaced
 // record and its index entries are fsynced. Its history is kept, and so is
 // its agent (an empty r.AgentID matches any and changes nothing). The
-// agent's byte total follows the new size; Update does not check it
-// against a limit.
-func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
+// agent's byte total follows the new size, and growth past
+// p.MaxBytesPerAgent is refused in the transaction that writes it.
+func (s *Store) Update(ctx context.Context, r *tickler.Record, p tickler.UpdateParams) error {
 	nh, err := newHeader(r)
 	if err != nil {
 		return err
@@ -437,14 +437,20 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 		if err != nil {
 			return err
 		}
+		// Before the put: h.body aliases the stored value.
+		grown := nh.size() - h.size()
+		if grown > 0 {
+			if err := checkAgentBytes(b.agentBytes, h.agentID, grown, tickler.CreateParams{MaxBytesPerAgent: p.MaxBytesPerAgent}); err != nil {
+				return err
+			}
+		}
 		if h.hasNext {
 			if err := unindexDue(b, h.next, r.ID); err != nil {
 				return err
 			}
 		}
 		nh.version, nh.histSeq, nh.agentID = h.version+1, h.histSeq, h.agentID
-		// Before the put: h.body aliases the stored value.
-		if err := addAgentTotals(b.agentBytes, h.agentID, nh.size()-h.size(), 0); err != nil {
+		if err := addAgentTotals(b.agentBytes, h.agentID, grown, 0); err != nil {
 			return err
 		}
 		if err := put(b.records, id, encodeRecord(nh)); err != nil {

@@ -48,8 +48,9 @@
 // callback its host's queue cannot take waits in the outbox: nothing is
 // dropped. So each callback is sent at least once, after a crash too, with
 // the occurrence's idempotency key; a receiver may still see it twice (a
-// crash after the POST and before its end was recorded, a lease that
-// ended while its callback waited behind a breaker).
+// crash after the POST and before its end was recorded, an attempt that
+// timed out after the receiver got it). No attempt outlasts its lease, so
+// two senders never send one callback at once ([WithOutboxLease]).
 //
 // Without [tickler.WithCallbackOutbox], or over a store without an
 // outbox, callbacks go through Handle as below. An ack refused because

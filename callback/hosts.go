@@ -176,6 +176,12 @@ func (s *Sender) next() (*job, bool) {
 				continue
 			}
 			j := h.pop()
+			var ok bool
+			if j.timeout, ok = s.attemptTimeoutLocked(j); !ok {
+				s.lapseLocked(j)
+				s.readyLocked(h)
+				continue
+			}
 			h.sending++
 			if h.state == halfOpen {
 				h.probing, j.probe = true, true

@@ -242,9 +242,11 @@ func WithOutboxPoll(d time.Duration) Option {
 // WithOutboxLease sets how long a callback claimed from the outbox is the
 // sender's (default [DefaultOutboxLease]): another sender (another node)
 // claims it only after the lease ends, and a sender that died leaves it
-// for that long. A callback that waits longer than the lease in this
-// sender (behind an open breaker) may be claimed by another sender and
-// sent by both; receivers deduplicate on the idempotency key.
+// for that long. The sender never sends a callback past its lease: an
+// attempt's timeout ends with the lease, and a callback that waited in
+// this sender (behind an open breaker, in its host's queue) until less
+// than [WithTimeout] (or half the lease, if shorter) is left of its lease
+// is forgotten unsent, for the next claim to take.
 func WithOutboxLease(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {

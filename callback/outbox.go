@@ -19,6 +19,17 @@ import (
 // failed for good) is recorded with FinishCallback, which writes it into
 // the occurrence's history. Sender.mu guards holding, as it guards the
 // queues; no store call is made with it held.
+//
+// A claim is a lease, and the sender never sends a callback whose lease
+// may end before the attempt does: each held callback knows when its
+// lease ends on the sender's clock (measured from before the claim, so
+// never later than the store's), an attempt starts only with enough of
+// the lease left (attemptTimeoutLocked), and its timeout ends with the
+// lease. A callback that waited too long (behind an open breaker, in its
+// host's queue) is forgotten unsent: its lease ends, and the next claim,
+// this sender's or another's, takes it. A claim by this sender of a
+// callback it still holds (its lease ended, and no one else claimed it)
+// renews the lease it knows.
 
 // outboxBatch is the most callbacks one claim takes, and outboxHeld the
 // most the poller lets the sender hold before it stops claiming.
@@ -34,9 +45,9 @@ type outboxState struct {
 	stop  chan struct{} // closed by Close
 	done  chan struct{} // closed when the poller has returned
 	once  sync.Once     // closes stop
-	// holding is the ids of the outbox's callbacks this sender holds,
-	// queued or in flight; under Sender.mu.
-	holding map[string]bool
+	// holding is the outbox's callbacks this sender holds, queued or in
+	// flight, by id; under Sender.mu.
+	holding map[string]*job
 }
 
 func (s *Sender) startOutbox() {
@@ -45,7 +56,7 @@ func (s *Sender) startOutbox() {
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		holding: make(map[string]bool),
+		holding: make(map[string]*job),
 	}
 	go s.poll()
 }
@@ -94,14 +105,15 @@ func (s *Sender) claim() {
 		}
 		limit := min(room, outboxBatch)
 		ctx, cancel := context.WithTimeout(s.ctx, s.o.timeout)
-		cbs, err := s.ob.store.ClaimCallbacks(ctx, tickler.ClaimCallbacksParams{Now: s.o.clock.Now(), Limit: limit, Lease: s.o.outboxLease})
+		start := s.o.clock.Now()
+		cbs, err := s.ob.store.ClaimCallbacks(ctx, tickler.ClaimCallbacksParams{Now: start, Limit: limit, Lease: s.o.outboxLease})
 		cancel()
 		if err != nil {
 			s.o.logger.Warn("callback: claiming callbacks from the outbox failed; trying again at the next poll", "err", err)
 			return
 		}
 		for _, cb := range cbs {
-			s.take(cb)
+			s.take(cb, start.Add(s.o.outboxLease))
 		}
 		if len(cbs) < limit {
 			return
@@ -109,23 +121,25 @@ func (s *Sender) claim() {
 	}
 }
 
-// take queues a claimed callback with its host, unless the sender holds
-// it already (its lease ended while it waited: the claim renewed it). A
-// callback its host's queue cannot take is handed back for later,
-// neither dropped nor counted.
-func (s *Sender) take(cb tickler.Callback) {
-	j := &job{url: cb.URL, shown: redact(cb.URL), key: hostKey(cb.URL), body: cb.Payload, attempts: cb.Attempts, outboxID: cb.ID}
+// take queues a claimed callback, whose lease ends at leaseEnd on the
+// sender's clock, with its host, unless the sender holds it already (its
+// lease ended while it waited: the claim renewed it). A callback its
+// host's queue cannot take is handed back for later, neither dropped nor
+// counted.
+func (s *Sender) take(cb tickler.Callback, leaseEnd time.Time) {
+	j := &job{url: cb.URL, shown: redact(cb.URL), key: hostKey(cb.URL), body: cb.Payload, attempts: cb.Attempts, outboxID: cb.ID, leaseEnd: leaseEnd}
 	if err := json.Unmarshal(cb.Payload, &j.payload); err != nil || j.payload.IdempotencyKey == "" {
 		j.payload.IdempotencyKey = cb.Key // for the header, logs and reports; the body goes as it is
 	}
 	s.mu.Lock()
-	if s.ob.holding[cb.ID] {
+	if held := s.ob.holding[cb.ID]; held != nil {
+		held.leaseEnd = leaseEnd
 		s.mu.Unlock()
 		return
 	}
 	why := s.admitLocked(j)
 	if why == "" {
-		s.ob.holding[cb.ID] = true
+		s.ob.holding[cb.ID] = j
 	}
 	delay := s.backoff.Delay(1)
 	if h := s.hosts[j.key]; h != nil && h.state != closed {
@@ -136,6 +150,33 @@ func (s *Sender) take(cb tickler.Callback) {
 		s.o.logger.Debug("callback: handed back to the outbox: "+why, "host", j.key, "key", j.payload.IdempotencyKey, "in", delay)
 		s.handBack(j, delay, false)
 	}
+}
+
+// attemptTimeoutLocked returns the timeout of an attempt of j that
+// starts now, and false if the attempt must not start: j is the outbox's,
+// and too little of its lease is left. Such an attempt would go on after
+// another sender may have claimed and sent the callback. An outbox
+// attempt has the sender's timeout or what is left of the lease,
+// whichever is shorter, and starts only with at least the timeout, or
+// half the lease if that is shorter, left (so that a lease shorter than
+// the timeout still lets callbacks be sent).
+func (s *Sender) attemptTimeoutLocked(j *job) (time.Duration, bool) {
+	if j.outboxID == "" {
+		return s.o.timeout, true
+	}
+	left := j.leaseEnd.Sub(s.o.clock.Now())
+	if left < min(s.o.timeout, s.o.outboxLease/2) {
+		return 0, false
+	}
+	return min(s.o.timeout, left), true
+}
+
+// lapseLocked forgets an outbox callback whose lease ends too soon to
+// send it (see attemptTimeoutLocked): it is neither ended nor handed
+// back, as the outbox has it again once its lease ends.
+func (s *Sender) lapseLocked(j *job) {
+	delete(s.ob.holding, j.outboxID)
+	s.endLocked(j)
 }
 
 // handBack returns an outbox callback that did not end to the outbox,

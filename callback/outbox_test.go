@@ -3,8 +3,12 @@ package callback_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tickler-go/tickler"
@@ -141,4 +145,106 @@ func TestCloseHandsWaitingCallbacksBackToTheOutbox(t *testing.T) {
 	if len(later) != 3 || later[2].Attempts != 1 {
 		t.Fatalf("two hours later claimed %+v; want the failed one last, with 1 attempt", later)
 	}
+}
+
+// roundTripper answers in memory, so that a sender under synctest makes
+// its requests inside the bubble.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// outboxWith returns a memory store whose outbox holds a callback for
+// each id to url, due now.
+func outboxWith(t *testing.T, url string, ids ...string) *memory.Store {
+	t.Helper()
+	st := memory.New()
+	for _, id := range ids {
+		r := &tickler.Record{ID: id, AgentID: "a", Schedule: tickler.Cron("* * * * *"), Next: time.Now()}
+		if err := st.Create(t.Context(), r, tickler.CreateParams{}); err != nil {
+			t.Fatal(err)
+		}
+		cb := &tickler.Callback{ID: "cb-" + id, ScheduledMessageID: id, URL: url, Key: id + "@1",
+			Payload: []byte(`{"idempotency_key":"` + id + `@1"}`), NextAttempt: time.Now()}
+		if err := st.Ack(t.Context(), tickler.AckParams{ID: id, Version: 1, Next: time.Now().Add(time.Minute), Callback: cb}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// An attempt of an outbox callback ends with its lease, when the lease is
+// shorter than the sender's timeout: it cannot go on while another node
+// sends the callback.
+func TestOutboxAttemptEndsWithItsLease(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		deadlines := make(chan time.Time, 1)
+		client := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			d, _ := r.Context().Deadline()
+			deadlines <- d
+			return &http.Response{StatusCode: http.StatusNoContent, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+		})}
+		st := outboxWith(t, "https://hooks.example/cb", "r1")
+		s := callback.New(callback.WithHTTPClient(client), callback.WithOutbox(st), callback.WithOutboxLease(time.Second),
+			callback.WithTimeout(10*time.Second))
+		defer s.Close(context.Background())
+		synctest.Wait()
+		select {
+		case d := <-deadlines:
+			if d.IsZero() || d.After(start.Add(time.Second)) {
+				t.Fatalf("the attempt's deadline is %v after the claim, past its lease of 1s", d.Sub(start))
+			}
+		default:
+			t.Fatal("the callback was not sent")
+		}
+	})
+}
+
+// A callback that waits behind an open breaker until its lease has ended
+// is not sent: another node may have claimed it meanwhile, and sends it.
+// Inside a synctest bubble: time.Sleep moves the bubble's fake clock, and
+// synctest.Wait returns once every goroutine of the sender is idle.
+func TestCallbackHeldPastItsLeaseIsNotSent(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var sent []string // the idempotency keys, in order
+		client := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			sent = append(sent, r.Header.Get("Idempotency-Key"))
+			status := http.StatusNoContent
+			if len(sent) == 1 {
+				status = http.StatusServiceUnavailable
+			}
+			return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+		})}
+		st := outboxWith(t, "https://hooks.example/cb", "r1", "r2")
+		// The first attempt fails and opens the breaker for two minutes,
+		// twice the lease: r2's callback waits behind it.
+		s := callback.New(callback.WithHTTPClient(client), callback.WithOutbox(st), callback.WithOutboxLease(time.Minute),
+			callback.WithOutboxPoll(time.Hour), callback.WithTimeout(10*time.Second), callback.WithPerHost(1),
+			callback.WithBreaker(1, 2*time.Minute, 2*time.Minute), callback.WithBackoff(time.Hour, time.Hour))
+		defer s.Close(context.Background())
+		synctest.Wait()
+		if hs := s.HostStats()["https://hooks.example:443"]; !hs.Open || hs.Waiting != 1 {
+			t.Fatalf("host stats %+v, want an open breaker and r2's callback waiting", hs)
+		}
+		// Another node claims r2's callback once its lease has ended.
+		other, err := st.ClaimCallbacks(t.Context(), tickler.ClaimCallbacksParams{Now: time.Now().Add(time.Minute), Limit: 10, Lease: time.Hour})
+		if err != nil || len(other) != 1 || other[0].ID != "cb-r2" {
+			t.Fatalf("another node claimed %+v, %v; want r2's callback", other, err)
+		}
+		time.Sleep(2 * time.Minute) // the breaker half-opens
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(sent) != 1 || sent[0] != "r1@1" {
+			t.Fatalf("sent %v, want only r1@1: r2's lease had ended", sent)
+		}
+		if hs := s.HostStats()["https://hooks.example:443"]; hs.Waiting != 0 || hs.Sending != 0 {
+			t.Fatalf("host stats %+v: the sender still holds r2's callback", hs)
+		}
+	})
 }

@@ -133,6 +133,12 @@ type job struct {
 	// outboxID is the id of a callback claimed from the outbox; "" for
 	// one that came from an event.
 	outboxID string
+	// leaseEnd is when the outbox's lease on the callback ends, on the
+	// sender's clock; under mu, as a claim renews it while the job is in
+	// a worker's hands.
+	leaseEnd time.Time
+	// timeout bounds the attempt in flight; set by next.
+	timeout time.Duration
 }
 
 // NewSender returns a sender and starts its workers, or the error of an
@@ -336,7 +342,7 @@ func (s *Sender) end(j *job) {
 // post makes one attempt. It returns the answer's status (0 if none),
 // whether a failure is worth retrying, and the failure.
 func (s *Sender) post(j *job) (status int, retry bool, err error) {
-	ctx, cancel := s.o.clock.WithTimeout(s.ctx, s.o.timeout)
+	ctx, cancel := s.o.clock.WithTimeout(s.ctx, j.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.url, bytes.NewReader(j.body))
 	if err != nil {

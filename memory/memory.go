@@ -351,8 +351,9 @@ func (s *Store) appendHistory(id string, a tickler.AckParams) {
 }
 
 // Update implements [tickler.Store]. It keeps the agent's byte total
-// exact; it does not check the per-agent limits, which bound creates.
-func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
+// exact, and refuses growth past p.MaxBytesPerAgent under the lock it
+// writes with.
+func (s *Store) Update(ctx context.Context, r *tickler.Record, p tickler.UpdateParams) error {
 	c := r.Clone()
 	size, err := tickler.RecordSize(c)
 	if err != nil {
@@ -368,6 +369,11 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 		return tickler.ErrConflict
 	}
 	c.AgentID = old.AgentID // an empty agent id matches, and changes nothing
+	if grown := size - s.sizes[c.ID]; grown > 0 {
+		if err := s.checkAgent(c.AgentID, 0, grown, tickler.CreateParams{MaxBytesPerAgent: p.MaxBytesPerAgent}); err != nil {
+			return err
+		}
+	}
 	if !old.Next.IsZero() {
 		s.due.Delete(dueKey{old.Next.UnixNano(), old.ID})
 	}

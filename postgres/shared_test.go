@@ -179,7 +179,7 @@ func TestUpdateFreesTheRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Next = time.Now().Add(time.Second)
-	if err := b.Update(ctx, r); err != nil {
+	if err := b.Update(ctx, r, tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Confirm(ctx, "r"); !errors.Is(err, tickler.ErrConflict) {

@@ -27,7 +27,7 @@ func TestSizeColumnIsRecordSize(t *testing.T) {
 	}
 	updated := plain.Clone()
 	updated.Message.Messages[0].Content = tickler.Text("a longer content than before, <with> markup")
-	if err := s.Update(ctx, updated); err != nil {
+	if err := s.Update(ctx, updated, tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int64{}

@@ -12,6 +12,7 @@ type statements struct {
 
 	create, createLimited, agentLock string
 	update, delete                   string
+	updateLimited, updateLock        string
 
 	get, list, listBytes, count, history string
 
@@ -169,6 +170,30 @@ func newStatements(schema string) statements {
 		SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM n),
 			(SELECT format FROM {schema}.schedules WHERE id = $1 AND ($2 = '' OR agent_id = $2))`),
 		delete: r.Replace(`DELETE FROM {schema}.schedules WHERE id = $1 AND ($2 = '' OR agent_id = $2)`),
+
+		// update under a byte limit, run after updateLock, in its
+		// transaction, so that it sums every record of the agent that a
+		// Create or Update under the limit committed before it: $11 the
+		// most bytes of the agent. c sums the agent's sizes and the
+		// record's own; w applies only if the record does not grow or the
+		// agent's total stays within $11. The last column says whether it
+		// fits, to tell a refusal from a conflict.
+		updateLimited: r.Replace(`WITH c AS (
+			SELECT coalesce(sum(size), 0)::bigint AS bytes, coalesce(sum(size) FILTER (WHERE id = $1), 0)::bigint AS old
+			FROM {schema}.schedules WHERE agent_id = (SELECT agent_id FROM {schema}.schedules WHERE id = $1)
+		), f AS (
+			SELECT $10::bigint <= c.old OR c.bytes - c.old + $10::bigint <= $11::bigint AS fits, c.bytes, c.old FROM c
+		), w AS (
+			UPDATE {schema}.schedules SET record = $3, next_at = $4, version = version + 1, owner = NULL, size = $10
+			WHERE id = $1 AND ($2 = '' OR agent_id = $2) AND version = $9 AND format = 1 AND (SELECT fits FROM f)
+			RETURNING next_at
+		), ` + notifySoon + `
+		SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM n),
+			(SELECT format FROM {schema}.schedules WHERE id = $1 AND ($2 = '' OR agent_id = $2)),
+			(SELECT fits FROM f), (SELECT bytes FROM f), (SELECT old FROM f)`),
+		// The agent lock of the record $2 of schema $1 (the agentLock of
+		// its agent), or none if there is no such record.
+		updateLock: r.Replace(`SELECT pg_advisory_xact_lock(hashtext($1), hashtext(agent_id)) FROM {schema}.schedules WHERE id = $2`),
 
 		get: r.Replace(`SELECT ` + rowCols + ` FROM {schema}.schedules WHERE id = $1`),
 		list: r.Replace(`SELECT ` + rowCols + ` FROM {schema}.schedules

@@ -85,9 +85,12 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 
 // Update implements [tickler.Store]. It also frees the record: the new
 // version is claimable by any node. It sets the record's size, which the
-// agent's byte total sums, but checks no per-agent limit. A record this release cannot read
-// (see [RecordError]) is not overwritten: Update returns its RecordError.
-func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
+// agent's byte total sums; with p.MaxBytesPerAgent set, the sum and the
+// update run in one transaction that holds the advisory lock on the
+// agent that a Create under a limit takes, so that the limit holds
+// across nodes. A record this release cannot read (see [RecordError]) is
+// not overwritten: Update returns its RecordError.
+func (s *Store) Update(ctx context.Context, r *tickler.Record, p tickler.UpdateParams) error {
 	if s.closed() {
 		return ErrClosed
 	}
@@ -106,7 +109,23 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	args = append(args, int64(r.Version), size)
 	var updated, notified int64
 	var format *int16
-	if err := s.pool.QueryRow(ctx, s.sql.update, args...).Scan(&updated, &notified, &format); err != nil {
+	fits := true
+	var bytes, old int64
+	if p.MaxBytesPerAgent <= 0 {
+		err = s.pool.QueryRow(ctx, s.sql.update, args...).Scan(&updated, &notified, &format)
+	} else {
+		// One round trip, one implicit transaction, as in Create.
+		b := &pgx.Batch{}
+		b.Queue(s.sql.updateLock, s.o.schema, r.ID)
+		b.Queue(s.sql.updateLimited, append(args, p.MaxBytesPerAgent)...).QueryRow(func(row pgx.Row) error {
+			var f *bool
+			err := row.Scan(&updated, &notified, &format, &f, &bytes, &old)
+			fits = f == nil || *f
+			return err
+		})
+		err = s.pool.SendBatch(ctx, b).Close()
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: update %s: %w", r.ID, err)
 	}
 	switch {
@@ -116,6 +135,9 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 		return tickler.ErrNotFound
 	case *format != formatV1:
 		return (&row{id: r.ID, format: *format}).formatError()
+	case !fits:
+		return fmt.Errorf("%w: agent %q has %d bytes of scheduled messages, %d more would pass %d",
+			tickler.ErrLimitExceeded, r.AgentID, bytes, size-old, p.MaxBytesPerAgent)
 	default:
 		return tickler.ErrConflict
 	}

@@ -3,7 +3,9 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tickler-go/tickler"
 )
@@ -75,16 +77,105 @@ func testMaxBytesPerAgent(t *testing.T, s tickler.Store) {
 	mustAck(t, s, tickler.AckParams{ID: "a-2", Version: 1, Next: epoch.Add(1)})
 	refusedOverBytes(t, s, Record("a-6", "a", epoch), 4*sz)
 
-	// An Update that grows a record counts its new size (it is not
-	// refused: only creates are).
+	// An Update that grows a record counts its new size (with no bound it
+	// is not refused; see testUpdateMaxBytes).
 	r := mustGet(t, s, "a-3")
 	r.Message.Messages[0].Content = tickler.Text("a longer content than Record's, by some bytes")
 	grown := recordSize(t, r) - sz
-	if err := s.Update(ctx, r); err != nil {
+	if err := s.Update(ctx, r, tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	refusedOverBytes(t, s, Record("a-6", "a", epoch), 5*sz+grown-1)
 	createdUnderBytes(t, s, Record("a-6", "a", epoch), 5*sz+grown)
+}
+
+// grow returns a copy of r, a record made by Record, whose message is by
+// bytes larger than Record's.
+func grow(t *testing.T, r *tickler.Record, by int) *tickler.Record {
+	t.Helper()
+	g := r.Clone()
+	g.Message.Messages[0].Content = tickler.Text("plain" + strings.Repeat("x", by)) // Record's is "plain"
+	return g
+}
+
+// refusedUpdateOverBytes fails the test unless Update of r under a byte
+// limit of max is refused with ErrLimitExceeded and changes nothing.
+func refusedUpdateOverBytes(t *testing.T, s tickler.Store, r *tickler.Record, max int64) {
+	t.Helper()
+	before := mustGet(t, s, r.ID)
+	if err := s.Update(ctx, r.Clone(), tickler.UpdateParams{MaxBytesPerAgent: max}); !errors.Is(err, tickler.ErrLimitExceeded) {
+		t.Fatalf("Update(%s) past %d bytes = %v, want ErrLimitExceeded", r.ID, max, err)
+	}
+	sameRecord(t, mustGet(t, s, r.ID), before)
+}
+
+// updatedUnderBytes fails the test unless Update of r under a byte limit
+// of max succeeds, and returns r as stored.
+func updatedUnderBytes(t *testing.T, s tickler.Store, r *tickler.Record, max int64) *tickler.Record {
+	t.Helper()
+	if err := s.Update(ctx, r.Clone(), tickler.UpdateParams{MaxBytesPerAgent: max}); err != nil {
+		t.Fatalf("Update(%s) within %d bytes = %v", r.ID, max, err)
+	}
+	return mustGet(t, s, r.ID)
+}
+
+func testUpdateMaxBytes(t *testing.T, s tickler.Store) {
+	sz := recordSize(t, Record("a-0", "a", epoch))
+	mustCreate(t, s, Record("a-0", "a", epoch))
+	mustCreate(t, s, Record("a-1", "a", epoch))
+	mustCreate(t, s, Record("b-0", "b", epoch)) // another agent's bytes do not count
+	const by = 10
+	r := mustGet(t, s, "a-0")
+
+	// Growth past the bound is refused, also with an empty agent id,
+	// which matches the stored agent.
+	refusedUpdateOverBytes(t, s, grow(t, r, by), 2*sz+by-1)
+	anyAgent := grow(t, r, by)
+	anyAgent.AgentID = ""
+	refusedUpdateOverBytes(t, s, anyAgent, 2*sz+by-1)
+	if res := claim(t, s, tickler.Due{}, epoch, 10); len(res.Due) != 3 || res.Due[0].Version != 1 {
+		t.Fatalf("Claim after a refused Update = %v", res.Due)
+	}
+	// Up to the bound exactly, or with none, is allowed; the total
+	// follows.
+	r = updatedUnderBytes(t, s, grow(t, r, by), 2*sz+by)
+	if r.Version != 2 {
+		t.Fatalf("Version after an Update within the bound = %d, want 2", r.Version)
+	}
+	refusedUpdateOverBytes(t, s, grow(t, r, by+1), 2*sz+by)
+	refusedOverBytes(t, s, Record("a-2", "a", epoch), 3*sz+by-1)
+
+	// Only growth is refused: an update of the same size, or smaller,
+	// applies even with the agent past the bound.
+	r = updatedUnderBytes(t, s, r, sz)
+	shrunk := Record("a-0", "a", epoch.Add(time.Hour))
+	shrunk.Version = r.Version
+	if r = updatedUnderBytes(t, s, shrunk, sz); r.Version != 4 {
+		t.Fatalf("Version after two Updates that do not grow = %d, want 4", r.Version)
+	}
+	createdUnderBytes(t, s, Record("a-2", "a", epoch), 3*sz)
+	// Growth is refused by the whole total, not the record's own size.
+	refusedUpdateOverBytes(t, s, grow(t, r, 1), 3*sz)
+	updatedUnderBytes(t, s, grow(t, r, 1), 3*sz+1)
+}
+
+func testUpdateMaxBytesConcurrent(t *testing.T, s tickler.Store) {
+	const callers, fit, by = 16, 5, 100
+	sz := recordSize(t, Record("a-00", "a", epoch))
+	for i := range callers {
+		mustCreate(t, s, Record(fmt.Sprintf("a-%02d", i), "a", epoch))
+	}
+	limit := callers*sz + fit*by + by/2
+	grown := make([]*tickler.Record, callers)
+	for i := range grown {
+		grown[i] = grow(t, mustGet(t, s, fmt.Sprintf("a-%02d", i)), by)
+	}
+	ok, over := concurrently(t, callers, func(i int) error {
+		return s.Update(ctx, grown[i], tickler.UpdateParams{MaxBytesPerAgent: limit})
+	})
+	if ok != fit || over != callers-fit {
+		t.Fatalf("%d concurrent updates growing by %d under a limit of %d: %d applied, %d refused", callers, by, limit, ok, over)
+	}
 }
 
 func testMaxBytesPerAgentConcurrent(t *testing.T, s tickler.Store) {

@@ -102,13 +102,13 @@ func testRetryRoundTrip(t *testing.T, s tickler.Store) {
 	// Update sets and clears it.
 	up := mustGet(t, s, "with")
 	up.Retry = nil
-	if err := s.Update(ctx, up); err != nil {
+	if err := s.Update(ctx, up, tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	sameRetry(t, mustGet(t, s, "with").Retry, nil)
 	up = mustGet(t, s, "without")
 	up.Retry = &tickler.RetryPolicy{MaxAttempts: 10, Base: time.Millisecond, Cap: 7 * 24 * time.Hour}
-	if err := s.Update(ctx, up.Clone()); err != nil {
+	if err := s.Update(ctx, up.Clone(), tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	sameRetry(t, mustGet(t, s, "without").Retry, up.Retry)
@@ -138,7 +138,7 @@ func testLabelsRoundTrip(t *testing.T, s tickler.Store) {
 
 	// Update sets and clears them.
 	got.Name, got.Description, got.ConversationID = "", "", ""
-	if err := s.Update(ctx, got.Clone()); err != nil {
+	if err := s.Update(ctx, got.Clone(), tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	if r := mustGet(t, s, "with"); r.Name != "" || r.Description != "" || r.ConversationID != "" {
@@ -146,7 +146,7 @@ func testLabelsRoundTrip(t *testing.T, s tickler.Store) {
 	}
 	up := mustGet(t, s, "without")
 	up.Name = "named at last"
-	if err := s.Update(ctx, up.Clone()); err != nil {
+	if err := s.Update(ctx, up.Clone(), tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	sameRecord(t, mustGet(t, s, "without"), up)
@@ -250,7 +250,7 @@ func testAgentScoping(t *testing.T, s tickler.Store) {
 		}
 		up := want.Clone()
 		up.AgentID, up.Version, up.Next = agent, 1, epoch.Add(time.Hour)
-		if err := s.Update(ctx, up); !errors.Is(err, tickler.ErrNotFound) {
+		if err := s.Update(ctx, up, tickler.UpdateParams{}); !errors.Is(err, tickler.ErrNotFound) {
 			t.Fatalf("Update by agent %q = %v, want ErrNotFound", agent, err)
 		}
 		if err := s.Delete(ctx, agent, "rec"); !errors.Is(err, tickler.ErrNotFound) {
@@ -281,7 +281,7 @@ func testAgentScoping(t *testing.T, s tickler.Store) {
 	// Update with an empty agent id matches the record's agent, and keeps it.
 	up := want.Clone()
 	up.AgentID, up.Version, up.Next = "", 1, epoch.Add(time.Hour)
-	if err := s.Update(ctx, up); err != nil {
+	if err := s.Update(ctx, up, tickler.UpdateParams{}); err != nil {
 		t.Fatalf("Update with an empty agent id = %v", err)
 	}
 	got = mustGet(t, s, "rec")
@@ -364,15 +364,25 @@ func testMaxPerAgentConcurrent(t *testing.T, s tickler.Store) {
 // fails t.
 func createConcurrently(t *testing.T, s tickler.Store, n int, p tickler.CreateParams) (ok, over int) {
 	t.Helper()
-	var created sync.WaitGroup
+	return concurrently(t, n, func(i int) error {
+		return s.Create(ctx, Record(fmt.Sprintf("a-%02d", i), "a", epoch), p)
+	})
+}
+
+// concurrently calls call(0), call(1)... call(n-1) from n goroutines
+// released at once, and returns how many returned nil and how many an
+// error matching ErrLimitExceeded; any other error fails t.
+func concurrently(t *testing.T, n int, call func(i int) error) (ok, over int) {
+	t.Helper()
+	var done sync.WaitGroup
 	var mu sync.Mutex
-	created.Add(n)
+	done.Add(n)
 	start := make(chan struct{})
 	for i := range n {
 		go func() {
-			defer created.Done()
+			defer done.Done()
 			<-start
-			err := s.Create(ctx, Record(fmt.Sprintf("a-%02d", i), "a", epoch), p)
+			err := call(i)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -381,12 +391,12 @@ func createConcurrently(t *testing.T, s tickler.Store, n int, p tickler.CreatePa
 			case errors.Is(err, tickler.ErrLimitExceeded):
 				over++
 			default:
-				t.Errorf("Create a-%02d = %v", i, err)
+				t.Errorf("call %d = %v", i, err)
 			}
 		}()
 	}
 	close(start)
-	wait(t, &created)
+	wait(t, &done)
 	return ok, over
 }
 
@@ -399,11 +409,11 @@ func testUpdate(t *testing.T, s tickler.Store) {
 	up.Schedule = tickler.Cron("0 9 * * *")
 	up.PausedAt = epoch.Add(time.Minute)
 	up.Version = 1
-	if err := s.Update(ctx, up.Clone()); !errors.Is(err, tickler.ErrConflict) {
+	if err := s.Update(ctx, up.Clone(), tickler.UpdateParams{}); !errors.Is(err, tickler.ErrConflict) {
 		t.Fatalf("Update at a stale version = %v, want ErrConflict", err)
 	}
 	up.Version = 2
-	if err := s.Update(ctx, up.Clone()); err != nil {
+	if err := s.Update(ctx, up.Clone(), tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	got := mustGet(t, s, "rec")
@@ -425,7 +435,7 @@ func testUpdate(t *testing.T, s tickler.Store) {
 	}
 	up = got.Clone()
 	up.PausedAt, up.Next = time.Time{}, epoch.Add(2*time.Hour)
-	if err := s.Update(ctx, up); err != nil {
+	if err := s.Update(ctx, up, tickler.UpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
 	if up.Version != 3 {
@@ -439,7 +449,7 @@ func testUpdate(t *testing.T, s tickler.Store) {
 	if err := s.Ack(ctx, tickler.AckParams{ID: "rec", Version: 2, Next: epoch.Add(3 * time.Hour)}); !errors.Is(err, tickler.ErrConflict) {
 		t.Fatalf("Ack of a version before the Update = %v, want ErrConflict", err)
 	}
-	if err := s.Update(ctx, Record("nope", "a", epoch)); !errors.Is(err, tickler.ErrNotFound) {
+	if err := s.Update(ctx, Record("nope", "a", epoch), tickler.UpdateParams{}); !errors.Is(err, tickler.ErrNotFound) {
 		t.Fatalf("Update of an unknown record = %v", err)
 	}
 }

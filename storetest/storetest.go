@@ -75,6 +75,8 @@ func RunWith(t *testing.T, cfg Config) {
 		{"MaxPerAgentHoldsUnderConcurrentCreates", testMaxPerAgentConcurrent},
 		{"MaxBytesPerAgentRefusesWhatPassesIt", testMaxBytesPerAgent},
 		{"MaxBytesPerAgentHoldsUnderConcurrentCreates", testMaxBytesPerAgentConcurrent},
+		{"UpdateRefusesGrowthPastMaxBytesPerAgent", testUpdateMaxBytes},
+		{"UpdateMaxBytesPerAgentHoldsUnderConcurrentUpdates", testUpdateMaxBytesConcurrent},
 		{"ClaimRangeAndCursor", testClaim},
 		{"ClaimNextIsFirstBeyondUntil", testClaimNext},
 		{"ClaimSkipsRecordsWithoutNext", testClaimNoNext},
