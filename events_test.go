@@ -3,6 +3,7 @@ package tickler_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ func TestSlowEventHandlerHoldsNoWorker(t *testing.T) {
 	t.Parallel()
 	block, entered := make(chan struct{}), make(chan struct{}, 1)
 	var handled atomic.Int32
+	drops := make(chan uint64, 4)
 	b := ticklertest.New(t, tickler.WithConcurrency(1), tickler.WithEventBuffer(1),
+		tickler.WithLogger(slog.New(dropWatch{drops})),
 		tickler.WithEventHandler(func(tickler.Event) {
 			select {
 			case entered <- struct{}{}:
@@ -40,6 +43,11 @@ func TestSlowEventHandlerHoldsNoWorker(t *testing.T) {
 	}
 	b.Clock.Set(at.Add(time.Second))
 	b.WaitStarted(4)
+	// A delivery's event is queued (or dropped) after its ack, not when it
+	// starts: before the handler drains, wait for the scheduler to log the
+	// second drop.
+	for wait(t, drops, "the scheduler to log dropped events") != 2 {
+	}
 	close(block)
 	c, cancel := context.WithTimeout(ctx, ticklertest.DefaultWaitTimeout)
 	defer cancel()
@@ -49,6 +57,23 @@ func TestSlowEventHandlerHoldsNoWorker(t *testing.T) {
 	if n, st := handled.Load(), b.Scheduler.Stats(); n != 2 || st.EventsDropped != 2 || st.Delivered != 4 {
 		t.Fatalf("handled %d events, %+v; want 4 delivered, 2 handled by the time Stop returned, 2 dropped", n, st)
 	}
+}
+
+// dropWatch is a slog.Handler that sends each count of dropped events the
+// scheduler logs (it logs the 1st, 2nd, 4th... drop).
+type dropWatch struct{ dropped chan<- uint64 }
+
+func (h dropWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (h dropWatch) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h dropWatch) WithGroup(string) slog.Handler            { return h }
+func (h dropWatch) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "dropped" && a.Value.Kind() == slog.KindUint64 {
+			h.dropped <- a.Value.Uint64()
+		}
+		return true
+	})
+	return nil
 }
 
 func TestStatsCountWhatHappened(t *testing.T) {
