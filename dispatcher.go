@@ -32,6 +32,9 @@ type dispatcherConfig struct {
 	logger  *slog.Logger
 	onEvent func(Event)
 
+	// viewer is store, if it reads records without a copy; else nil.
+	viewer RecordViewer
+
 	retry            RetryPolicy
 	workers          int // the pool's size
 	perAgent         int // deliveries at once per agent; 0: no bound

@@ -186,10 +186,15 @@ func (d *dispatcher) step(j *job) result {
 }
 
 // load reads the record of a job: over a shared store, a scheduled
-// occurrence confirms this node's lease on it first.
+// occurrence confirms this node's lease on it first. Over a RecordViewer
+// the record is the store's own: a firing only reads it, and what it
+// hands on (the Delivery's and the Event's Message) must not be changed.
 func (d *dispatcher) load(ctx context.Context, id string, triggered bool) (*Record, error) {
-	if d.cfg.shared != nil && !triggered {
+	switch {
+	case d.cfg.shared != nil && !triggered:
 		return d.cfg.shared.Confirm(ctx, id)
+	case d.cfg.viewer != nil:
+		return d.cfg.viewer.View(ctx, id)
 	}
 	return d.cfg.store.Get(ctx, "", id)
 }

@@ -16,12 +16,15 @@ import (
 
 // Store is an in-memory [tickler.Store]. Its zero value is not usable; call
 // [New]. It is safe for concurrent use.
+//
+// A record it stores is never changed: a change (Update, an ack that
+// advances it) stores a new one in its place. That is what lets View hand
+// the dispatcher the stored record itself ([tickler.RecordViewer]).
 type Store struct {
 	mu      sync.RWMutex
-	recs    map[string]*tickler.Record
-	sizes   map[string]int64 // tickler.RecordSize of each record
-	byAgent map[string]*agentIndex
-	all     *btree.BTreeG[string] // every id, in order
+	recs    map[string]slot
+	byAgent map[string]*idIndex
+	all     idIndex // every id, for ListAll without an agent
 	due     *btree.BTreeG[dueKey]
 	history map[string][]tickler.Outcome // oldest first
 	// The callback outbox (outbox.go): callbacks by id, and their index
@@ -30,37 +33,68 @@ type Store struct {
 	callbackDue *btree.BTreeG[dueKey]
 }
 
+// slot is a stored record and its size.
+type slot struct {
+	rec *tickler.Record // never changed once stored
+	// size is tickler.RecordSize of rec, or unsized if it was not
+	// measured: a record's size is measured only once its agent's bytes
+	// are counted (idIndex.sized).
+	size int64
+}
+
+const unsized = -1
+
 func idLess(a, b string) bool { return a < b }
 
-// agentIndex is one agent's ids, in order, for List. A removal only counts
-// the id as stale: List and compact skip an id whose record is gone or
-// belongs to another agent now, and the tree is rebuilt from its live ids
-// once the stale ones outnumber them. A B-tree delete was half the cost
-// of a removal.
-type agentIndex struct {
+// idIndex is a set of ids, in order: one agent's, for List, or every
+// agent's, for ListAll. A removal only counts the id as stale: readers
+// skip an id whose record is gone or belongs to another agent now, and
+// the tree is rebuilt from its live ids once the stale ones outnumber
+// them. A B-tree delete was half the cost of a removal.
+type idIndex struct {
 	ids   *btree.BTreeG[string]
-	live  int   // ids whose record exists and belongs to the agent
-	stale int   // ids left in the tree by removals
-	bytes int64 // the sizes of the live records, for MaxBytesPerAgent
+	live  int // ids whose record exists (and belongs to the agent)
+	stale int // ids left in the tree by removals
+	// sized says bytes counts the sizes of the live records: set once a
+	// create checks the agent's byte limit, and kept from then on; until
+	// then no record of the agent is measured (JSON-encoding each message
+	// was a tenth of a create).
+	sized bool
+	bytes int64 // the sizes of the live records, if sized
 }
 
-// liveFor reports whether the record id exists and belongs to agent; s.mu
-// is held.
+func newIDIndex() idIndex { return idIndex{ids: btree.NewG(32, idLess)} }
+
+// add adds id, which has no live record in ix.
+func (ix *idIndex) add(id string) {
+	if _, was := ix.ids.ReplaceOrInsert(id); was {
+		ix.stale-- // a removed id created again
+	}
+	ix.live++
+}
+
+// liveFor reports whether the record id exists and belongs to agent ("":
+// any agent); s.mu is held.
 func (s *Store) liveFor(agent, id string) bool {
-	r, ok := s.recs[id]
-	return ok && r.AgentID == agent
+	sl, ok := s.recs[id]
+	return ok && (agent == "" || sl.rec.AgentID == agent)
 }
 
-// compact rebuilds ix from its live ids; s.mu is held.
-func (s *Store) compact(agent string, ix *agentIndex) {
-	ids := btree.NewG(32, idLess)
-	ix.ids.Ascend(func(id string) bool {
-		if s.liveFor(agent, id) {
-			ids.ReplaceOrInsert(id)
-		}
-		return true
-	})
-	ix.ids, ix.live, ix.stale = ids, ids.Len(), 0
+// drop counts the removal of one of ix's ids, and compacts ix once its
+// stale ids outnumber its live ones; s.mu is held.
+func (s *Store) drop(agent string, ix *idIndex) {
+	ix.live--
+	ix.stale++
+	if ix.stale > ix.live && ix.stale > 1024 {
+		ids := btree.NewG(32, idLess)
+		ix.ids.Ascend(func(id string) bool {
+			if s.liveFor(agent, id) {
+				ids.ReplaceOrInsert(id)
+			}
+			return true
+		})
+		ix.ids, ix.live, ix.stale = ids, ids.Len(), 0
+	}
 }
 
 type dueKey struct {
@@ -78,10 +112,9 @@ func dueLess(a, b dueKey) bool {
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		recs:    make(map[string]*tickler.Record),
-		sizes:   make(map[string]int64),
-		byAgent: make(map[string]*agentIndex),
-		all:     btree.NewG(32, idLess),
+		recs:    make(map[string]slot),
+		byAgent: make(map[string]*idIndex),
+		all:     newIDIndex(),
 		due:     btree.NewG(32, dueLess),
 		history: make(map[string][]tickler.Outcome),
 
@@ -94,6 +127,7 @@ var (
 	_ tickler.AdminStore     = (*Store)(nil)
 	_ tickler.CallbackOutbox = (*Store)(nil)
 	_ tickler.BatchCreator   = (*Store)(nil)
+	_ tickler.RecordViewer   = (*Store)(nil)
 )
 
 // Create implements [tickler.Store]. The per-agent limits are checked
@@ -102,9 +136,12 @@ var (
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
 	c := r.Clone()
 	c.Version = 1
-	size, err := tickler.RecordSize(c)
-	if err != nil {
-		return err
+	size := int64(unsized)
+	if p.MaxBytesPerAgent > 0 {
+		var err error
+		if size, err = tickler.RecordSize(c); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -125,17 +162,56 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 func (s *Store) checkAgent(agent string, n int, size int64, p tickler.CreateParams) error {
 	var have int
 	var bytes int64
-	if ix := s.byAgent[agent]; ix != nil {
-		have, bytes = ix.live, ix.bytes
+	ix := s.byAgent[agent]
+	if ix != nil {
+		have = ix.live
 	}
 	if p.MaxPerAgent > 0 && have+n > p.MaxPerAgent {
 		return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d",
 			tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
 	}
-	if p.MaxBytesPerAgent > 0 && bytes+size > p.MaxBytesPerAgent {
+	if p.MaxBytesPerAgent <= 0 {
+		return nil
+	}
+	if ix != nil {
+		if err := s.measure(agent, ix); err != nil {
+			return err
+		}
+		bytes = ix.bytes
+	}
+	if bytes+size > p.MaxBytesPerAgent {
 		return fmt.Errorf("%w: agent %q has %d bytes of scheduled messages, %d more would pass %d",
 			tickler.ErrLimitExceeded, agent, bytes, size, p.MaxBytesPerAgent)
 	}
+	return nil
+}
+
+// measure makes ix sized: it measures every live record of the agent not
+// measured yet, and counts their bytes; s.mu is held.
+func (s *Store) measure(agent string, ix *idIndex) error {
+	if ix.sized {
+		return nil
+	}
+	var total int64
+	var err error
+	ix.ids.Ascend(func(id string) bool {
+		sl, ok := s.recs[id]
+		if !ok || sl.rec.AgentID != agent {
+			return true
+		}
+		if sl.size == unsized {
+			if sl.size, err = tickler.RecordSize(sl.rec); err != nil {
+				return false
+			}
+			s.recs[id] = sl
+		}
+		total += sl.size
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	ix.sized, ix.bytes = true, total
 	return nil
 }
 
@@ -148,9 +224,12 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 	for i, r := range rs {
 		cs[i] = r.Clone()
 		cs[i].Version = 1
-		var err error
-		if sizes[i], err = tickler.RecordSize(cs[i]); err != nil {
-			return err
+		sizes[i] = unsized
+		if p.MaxBytesPerAgent > 0 {
+			var err error
+			if sizes[i], err = tickler.RecordSize(cs[i]); err != nil {
+				return err
+			}
 		}
 	}
 	s.mu.Lock()
@@ -183,22 +262,24 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 	return nil
 }
 
-// insert adds c, whose id is free and whose RecordSize is size; s.mu is
-// held.
+// insert adds c, whose id is free and whose RecordSize is size (or
+// unsized); s.mu is held.
 func (s *Store) insert(c *tickler.Record, size int64) {
-	s.recs[c.ID] = c
-	s.sizes[c.ID] = size
 	ix := s.byAgent[c.AgentID]
 	if ix == nil {
-		ix = &agentIndex{ids: btree.NewG(32, idLess)}
+		n := newIDIndex()
+		ix = &n
 		s.byAgent[c.AgentID] = ix
 	}
-	if _, was := ix.ids.ReplaceOrInsert(c.ID); was {
-		ix.stale-- // a removed id created again
+	if ix.sized && size == unsized {
+		size, _ = tickler.RecordSize(c) // a message that was created encodes
 	}
-	ix.live++
-	ix.bytes += size
-	s.all.ReplaceOrInsert(c.ID)
+	s.recs[c.ID] = slot{c, size}
+	ix.add(c.ID)
+	if ix.sized {
+		ix.bytes += size
+	}
+	s.all.add(c.ID)
 	if !c.Next.IsZero() {
 		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
 	}
@@ -206,13 +287,23 @@ func (s *Store) insert(c *tickler.Record, size int64) {
 
 // Get implements [tickler.Store].
 func (s *Store) Get(ctx context.Context, agentID, id string) (*tickler.Record, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r, ok := s.recs[id]
-	if !ok || (agentID != "" && r.AgentID != agentID) {
+	r, err := s.View(ctx, id)
+	if err != nil || (agentID != "" && r.AgentID != agentID) {
 		return nil, tickler.ErrNotFound
 	}
 	return r.Clone(), nil
+}
+
+// View implements [tickler.RecordViewer]: it returns the stored record
+// itself, which the store never changes.
+func (s *Store) View(ctx context.Context, id string) (*tickler.Record, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sl, ok := s.recs[id]
+	if !ok {
+		return nil, tickler.ErrNotFound
+	}
+	return sl.rec, nil
 }
 
 // List implements [tickler.Store].
@@ -234,7 +325,7 @@ func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListRes
 			more = true
 			return false
 		}
-		out = append(out, s.recs[id].Clone())
+		out = append(out, s.recs[id].rec.Clone())
 		return true
 	})
 	return tickler.ListResult{Records: out, More: more}, nil
@@ -244,30 +335,31 @@ func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListRes
 func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.recs[id]
-	if !ok || (agentID != "" && r.AgentID != agentID) {
+	sl, ok := s.recs[id]
+	if !ok || (agentID != "" && sl.rec.AgentID != agentID) {
 		return tickler.ErrNotFound
 	}
-	s.remove(r)
+	s.remove(sl)
 	return nil
 }
 
-// remove deletes r with its history and index entries; s.mu is held.
-func (s *Store) remove(r *tickler.Record) {
-	size := s.sizes[r.ID]
+// remove deletes the record of sl with its history and index entries;
+// s.mu is held.
+func (s *Store) remove(sl slot) {
+	r := sl.rec
 	delete(s.recs, r.ID)
-	delete(s.sizes, r.ID)
-	delete(s.history, r.ID)
-	s.all.Delete(r.ID)
+	if len(s.history) > 0 {
+		delete(s.history, r.ID)
+	}
+	s.drop("", &s.all)
 	if ix := s.byAgent[r.AgentID]; ix != nil {
-		ix.live--
-		ix.bytes -= size
-		ix.stale++
-		switch {
-		case ix.live == 0:
+		if ix.sized {
+			ix.bytes -= sl.size
+		}
+		if ix.live == 1 {
 			delete(s.byAgent, r.AgentID)
-		case ix.stale > ix.live && ix.stale > 1024:
-			s.compact(r.AgentID, ix)
+		} else {
+			s.drop(r.AgentID, ix)
 		}
 	}
 	if !r.Next.IsZero() {
@@ -298,21 +390,23 @@ func (s *Store) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.Claim
 		if len(out) == limit {
 			return false
 		}
-		r := s.recs[k.id]
+		r := s.recs[k.id].rec
 		out = append(out, tickler.Due{ID: k.id, At: r.Next, Version: r.Version})
 		return true
 	})
 	return tickler.ClaimResult{Due: out, Next: next}, nil
 }
 
-// Ack implements [tickler.Store].
+// Ack implements [tickler.Store]. An ack that advances a record stores a
+// copy of it with the new occurrence and version.
 func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.recs[a.ID]
+	sl, ok := s.recs[a.ID]
 	if !ok {
 		return tickler.ErrNotFound
 	}
+	r := sl.rec
 	if a.HistoryOnly {
 		s.appendHistory(r.ID, a)
 		s.putCallback(a.Callback)
@@ -323,16 +417,19 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	}
 	s.putCallback(a.Callback)
 	if a.Next.IsZero() {
-		s.remove(r)
+		s.remove(sl)
 		return nil
 	}
 	if !r.Next.IsZero() {
 		s.due.Delete(dueKey{r.Next.UnixNano(), r.ID})
 	}
-	r.Next = a.Next
-	r.Version++
-	s.due.ReplaceOrInsert(dueKey{r.Next.UnixNano(), r.ID})
-	s.appendHistory(r.ID, a)
+	c := *r // shares the message, which no one changes
+	c.Next = a.Next
+	c.Version++
+	sl.rec = &c
+	s.recs[c.ID] = sl
+	s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
+	s.appendHistory(c.ID, a)
 	return nil
 }
 
@@ -362,21 +459,20 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	defer s.mu.Unlock()
 	old, ok := s.recs[c.ID]
 	switch {
-	case !ok || (c.AgentID != "" && old.AgentID != c.AgentID):
+	case !ok || (c.AgentID != "" && old.rec.AgentID != c.AgentID):
 		return tickler.ErrNotFound
-	case old.Version != c.Version:
+	case old.rec.Version != c.Version:
 		return tickler.ErrConflict
 	}
-	c.AgentID = old.AgentID // an empty agent id matches, and changes nothing
-	if !old.Next.IsZero() {
-		s.due.Delete(dueKey{old.Next.UnixNano(), old.ID})
+	c.AgentID = old.rec.AgentID // an empty agent id matches, and changes nothing
+	if !old.rec.Next.IsZero() {
+		s.due.Delete(dueKey{old.rec.Next.UnixNano(), c.ID})
 	}
 	c.Version++
-	s.recs[c.ID] = c
-	if ix := s.byAgent[c.AgentID]; ix != nil {
-		ix.bytes += size - s.sizes[c.ID]
+	s.recs[c.ID] = slot{c, size}
+	if ix := s.byAgent[c.AgentID]; ix != nil && ix.sized {
+		ix.bytes += size - old.size
 	}
-	s.sizes[c.ID] = size
 	if !c.Next.IsZero() {
 		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
 	}
@@ -397,7 +493,7 @@ func (s *Store) Count(ctx context.Context, agentID string) (int, error) {
 func (s *Store) History(ctx context.Context, p tickler.HistoryParams) (tickler.HistoryResult, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if r, ok := s.recs[p.ID]; !ok || (p.AgentID != "" && r.AgentID != p.AgentID) {
+	if sl, ok := s.recs[p.ID]; !ok || (p.AgentID != "" && sl.rec.AgentID != p.AgentID) {
 		return tickler.HistoryResult{}, tickler.ErrNotFound
 	}
 	h := s.history[p.ID]
