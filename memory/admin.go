@@ -16,15 +16,13 @@ func (s *Store) ListAll(ctx context.Context, p tickler.ListAllParams) (tickler.L
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var res tickler.ListAllResult
-	ids := s.all.ids
+	ids := &s.all
 	if p.AgentID != "" {
-		ix := s.byAgent[p.AgentID]
-		if ix == nil {
+		if ids = s.byAgent[p.AgentID]; ids == nil {
 			return res, nil
 		}
-		ids = ix.ids
 	}
-	ids.AscendGreaterOrEqual(p.After, func(id string) bool {
+	ids.ascend(p.After, func(id string) bool {
 		if id == p.After {
 			return true
 		}

@@ -44,57 +44,11 @@ type slot struct {
 
 const unsized = -1
 
-func idLess(a, b string) bool { return a < b }
-
-// idIndex is a set of ids, in order: one agent's, for List, or every
-// agent's, for ListAll. A removal only counts the id as stale: readers
-// skip an id whose record is gone or belongs to another agent now, and
-// the tree is rebuilt from its live ids once the stale ones outnumber
-// them. A B-tree delete was half the cost of a removal.
-type idIndex struct {
-	ids   *btree.BTreeG[string]
-	live  int // ids whose record exists (and belongs to the agent)
-	stale int // ids left in the tree by removals
-	// sized says bytes counts the sizes of the live records: set once a
-	// create checks the agent's byte limit, and kept from then on; until
-	// then no record of the agent is measured (JSON-encoding each message
-	// was a tenth of a create).
-	sized bool
-	bytes int64 // the sizes of the live records, if sized
-}
-
-func newIDIndex() idIndex { return idIndex{ids: btree.NewG(32, idLess)} }
-
-// add adds id, which has no live record in ix.
-func (ix *idIndex) add(id string) {
-	if _, was := ix.ids.ReplaceOrInsert(id); was {
-		ix.stale-- // a removed id created again
-	}
-	ix.live++
-}
-
 // liveFor reports whether the record id exists and belongs to agent ("":
 // any agent); s.mu is held.
 func (s *Store) liveFor(agent, id string) bool {
 	sl, ok := s.recs[id]
 	return ok && (agent == "" || sl.rec.AgentID == agent)
-}
-
-// drop counts the removal of one of ix's ids, and compacts ix once its
-// stale ids outnumber its live ones; s.mu is held.
-func (s *Store) drop(agent string, ix *idIndex) {
-	ix.live--
-	ix.stale++
-	if ix.stale > ix.live && ix.stale > 1024 {
-		ids := btree.NewG(32, idLess)
-		ix.ids.Ascend(func(id string) bool {
-			if s.liveFor(agent, id) {
-				ids.ReplaceOrInsert(id)
-			}
-			return true
-		})
-		ix.ids, ix.live, ix.stale = ids, ids.Len(), 0
-	}
 }
 
 type dueKey struct {
@@ -114,7 +68,6 @@ func New() *Store {
 	return &Store{
 		recs:    make(map[string]slot),
 		byAgent: make(map[string]*idIndex),
-		all:     newIDIndex(),
 		due:     btree.NewG(32, dueLess),
 		history: make(map[string][]tickler.Outcome),
 
@@ -194,7 +147,7 @@ func (s *Store) measure(agent string, ix *idIndex) error {
 	}
 	var total int64
 	var err error
-	ix.ids.Ascend(func(id string) bool {
+	ix.ascend("", func(id string) bool {
 		sl, ok := s.recs[id]
 		if !ok || sl.rec.AgentID != agent {
 			return true
@@ -267,8 +220,7 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 func (s *Store) insert(c *tickler.Record, size int64) {
 	ix := s.byAgent[c.AgentID]
 	if ix == nil {
-		n := newIDIndex()
-		ix = &n
+		ix = &idIndex{}
 		s.byAgent[c.AgentID] = ix
 	}
 	if ix.sized && size == unsized {
@@ -317,7 +269,7 @@ func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListRes
 	if ix == nil {
 		return tickler.ListResult{}, nil
 	}
-	ix.ids.AscendGreaterOrEqual(after, func(id string) bool {
+	ix.ascend(after, func(id string) bool {
 		if id == after || !s.liveFor(p.AgentID, id) {
 			return true
 		}
@@ -351,15 +303,18 @@ func (s *Store) remove(sl slot) {
 	if len(s.history) > 0 {
 		delete(s.history, r.ID)
 	}
-	s.drop("", &s.all)
+	if s.all.drop() {
+		s.all.compact(func(id string) bool { return s.liveFor("", id) })
+	}
 	if ix := s.byAgent[r.AgentID]; ix != nil {
 		if ix.sized {
 			ix.bytes -= sl.size
 		}
-		if ix.live == 1 {
+		switch {
+		case ix.live == 1:
 			delete(s.byAgent, r.AgentID)
-		} else {
-			s.drop(r.AgentID, ix)
+		case ix.drop():
+			ix.compact(func(id string) bool { return s.liveFor(r.AgentID, id) })
 		}
 	}
 	if !r.Next.IsZero() {
