@@ -45,7 +45,7 @@ func (d *dispatcher) step(j *job) result {
 	if rs != nil && rs.ack != nil {
 		return d.record(j, rs)
 	}
-	ctx := context.WithoutCancel(d.runCtx)
+	ctx := d.storeCtx
 	triggered := rs != nil && rs.key != ""
 	r, err := d.load(ctx, j.id, triggered)
 	switch {
@@ -78,7 +78,8 @@ func (d *dispatcher) step(j *job) result {
 	d.mu.Unlock()
 	now := d.cfg.clock.Now().Add(-skew) // on the store's clock, as occurrences are
 	if rs == nil {
-		rs = &retryState{occ: r.Next}
+		rs = &j.ownRetry
+		rs.occ = r.Next
 		j.retry = rs
 		if reason := d.misfire(r.Next, now, d.startedAt.Add(-skew)); reason != "" {
 			return d.skip(j, r, trig, now, reason)
@@ -246,7 +247,7 @@ func (d *dispatcher) record(j *job, rs *retryState) result {
 		d.recorder.add(j)
 		return result{recording: true}
 	}
-	err := d.cfg.store.Ack(context.WithoutCancel(d.runCtx), rs.ack.params)
+	err := d.cfg.store.Ack(d.storeCtx, rs.ack.params)
 	return d.acked(j, rs, err)
 }
 
