@@ -25,7 +25,7 @@ type Store struct {
 	recs    map[string]slot
 	byAgent map[string]*idIndex
 	all     idIndex // every id, for ListAll without an agent
-	due     *btree.BTreeG[dueKey]
+	due     dueIndex
 	history map[string][]tickler.Outcome // oldest first
 	// The callback outbox (outbox.go): callbacks by id, and their index
 	// by next attempt.
@@ -51,24 +51,12 @@ func (s *Store) liveFor(agent, id string) bool {
 	return ok && (agent == "" || sl.rec.AgentID == agent)
 }
 
-type dueKey struct {
-	at int64 // Unix nanoseconds
-	id string
-}
-
-func dueLess(a, b dueKey) bool {
-	if a.at != b.at {
-		return a.at < b.at
-	}
-	return a.id < b.id
-}
-
 // New returns an empty store.
 func New() *Store {
 	return &Store{
 		recs:    make(map[string]slot),
 		byAgent: make(map[string]*idIndex),
-		due:     btree.NewG(32, dueLess),
+		due:     newDueIndex(),
 		history: make(map[string][]tickler.Outcome),
 
 		callbacks:   make(map[string]*tickler.Callback),
@@ -233,8 +221,15 @@ func (s *Store) insert(c *tickler.Record, size int64) {
 	}
 	s.all.add(c.ID)
 	if !c.Next.IsZero() {
-		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
+		s.due.put(dueKey{c.Next.UnixNano(), c.ID})
 	}
+}
+
+// dueLive reports whether k is the key of a record due at its instant;
+// s.mu is held.
+func (s *Store) dueLive(k dueKey) bool {
+	sl, ok := s.recs[k.id]
+	return ok && !sl.rec.Next.IsZero() && sl.rec.Next.UnixNano() == k.at
 }
 
 // Get implements [tickler.Store].
@@ -317,38 +312,45 @@ func (s *Store) remove(sl slot) {
 			ix.compact(func(id string) bool { return s.liveFor(r.AgentID, id) })
 		}
 	}
-	if !r.Next.IsZero() {
-		s.due.Delete(dueKey{r.Next.UnixNano(), r.ID})
+	if !r.Next.IsZero() && s.due.leave() {
+		s.due.compact(s.dueLive)
 	}
 }
 
-// Claim implements [tickler.Store].
+// Claim implements [tickler.Store]. It deletes the stale keys of the due
+// index that it meets (dueIndex), so it takes the write lock.
 func (s *Store) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
 	after, until, limit := p.After, p.Until, p.Limit
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out []tickler.Due
 	var next time.Time
+	var stale []dueKey
 	start := dueKey{at: -1 << 63}
 	if after.ID != "" {
 		start = dueKey{after.At.UnixNano(), after.ID}
 	}
 	end := until.UnixNano()
-	s.due.AscendGreaterOrEqual(start, func(k dueKey) bool {
+	s.due.keys.AscendGreaterOrEqual(start, func(k dueKey) bool {
 		if after.ID != "" && k == start {
+			return true
+		}
+		if len(out) == limit {
+			return false
+		}
+		sl, ok := s.recs[k.id]
+		if r := sl.rec; !ok || r.Next.IsZero() || r.Next.UnixNano() != k.at {
+			stale = append(stale, k)
 			return true
 		}
 		if k.at > end {
 			next = time.Unix(0, k.at).UTC()
 			return false
 		}
-		if len(out) == limit {
-			return false
-		}
-		r := s.recs[k.id].rec
-		out = append(out, tickler.Due{ID: k.id, At: r.Next, Version: r.Version})
+		out = append(out, tickler.Due{ID: k.id, At: sl.rec.Next, Version: sl.rec.Version})
 		return true
 	})
+	s.due.drop(stale)
 	return tickler.ClaimResult{Due: out, Next: next}, nil
 }
 
@@ -375,15 +377,16 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 		s.remove(sl)
 		return nil
 	}
-	if !r.Next.IsZero() {
-		s.due.Delete(dueKey{r.Next.UnixNano(), r.ID})
-	}
 	c := *r // shares the message, which no one changes
 	c.Next = a.Next
 	c.Version++
 	sl.rec = &c
 	s.recs[c.ID] = sl
-	s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
+	if r.Next.IsZero() {
+		s.due.put(dueKey{c.Next.UnixNano(), c.ID})
+	} else {
+		s.due.move(dueKey{r.Next.UnixNano(), r.ID}, dueKey{c.Next.UnixNano(), c.ID})
+	}
 	s.appendHistory(c.ID, a)
 	return nil
 }
@@ -421,7 +424,7 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 	}
 	c.AgentID = old.rec.AgentID // an empty agent id matches, and changes nothing
 	if !old.rec.Next.IsZero() {
-		s.due.Delete(dueKey{old.rec.Next.UnixNano(), c.ID})
+		s.due.keys.Delete(dueKey{old.rec.Next.UnixNano(), c.ID})
 	}
 	c.Version++
 	s.recs[c.ID] = slot{c, size}
@@ -429,7 +432,7 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 		ix.bytes += size - old.size
 	}
 	if !c.Next.IsZero() {
-		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
+		s.due.put(dueKey{c.Next.UnixNano(), c.ID})
 	}
 	return nil
 }
