@@ -5,13 +5,13 @@ import "github.com/google/btree"
 // dueIndex orders the records by next occurrence, for Claim: a key
 // (next occurrence, id) per record that has one.
 //
-// A removal leaves its record's key in the index, stale, instead of
+// A Delete leaves its record's key in the index, stale, instead of
 // deleting it (the B-tree delete was a third of a removal at 1M records):
 // a key is live only while its record exists and is due at the key's
 // instant. Claim skips the stale keys it meets and deletes them; the index
 // is rebuilt from its live keys once the stale ones outnumber them three
-// to one, and emptied when none is live. Ack and Update, which move a
-// live record, delete its old key at once.
+// to one, and emptied when none is live. Ack and Update, which move or
+// remove a record just fired or changed, delete its old key at once.
 type dueIndex struct {
 	keys  *btree.BTreeG[dueKey]
 	stale int // keys of removed records left in keys

@@ -286,13 +286,16 @@ func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 	if !ok || (agentID != "" && sl.rec.AgentID != agentID) {
 		return tickler.ErrNotFound
 	}
-	s.remove(sl)
+	s.remove(sl, false)
 	return nil
 }
 
 // remove deletes the record of sl with its history and index entries;
-// s.mu is held.
-func (s *Store) remove(sl slot) {
+// s.mu is held. Its due-index key is deleted if fired says the record was
+// just fired (its key is then at the front of the index, where a delete is
+// cheap, and behind every later claim, which would never meet it), and
+// left stale otherwise (dueIndex).
+func (s *Store) remove(sl slot, fired bool) {
 	r := sl.rec
 	delete(s.recs, r.ID)
 	if len(s.history) > 0 {
@@ -312,7 +315,11 @@ func (s *Store) remove(sl slot) {
 			ix.compact(func(id string) bool { return s.liveFor(r.AgentID, id) })
 		}
 	}
-	if !r.Next.IsZero() && s.due.leave() {
+	switch {
+	case r.Next.IsZero():
+	case fired:
+		s.due.keys.Delete(dueKey{r.Next.UnixNano(), r.ID})
+	case s.due.leave():
 		s.due.compact(s.dueLive)
 	}
 }
@@ -374,7 +381,7 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	}
 	s.putCallback(a.Callback)
 	if a.Next.IsZero() {
-		s.remove(sl)
+		s.remove(sl, true)
 		return nil
 	}
 	c := *r // shares the message, which no one changes
