@@ -134,6 +134,44 @@ func TestDueIndexStaysExactThroughRemovals(t *testing.T) {
 	checkDue(t, s)
 }
 
+// TestDueIndexRebuildsAfterMostRecordsGo deletes most records, then all:
+// the index is rebuilt from the live records, then emptied, and stays
+// exact.
+func TestDueIndexRebuildsAfterMostRecordsGo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New()
+	const n = 2000
+	for i := range n {
+		if err := s.Create(ctx, rec(fmt.Sprintf("r-%04d", i), epoch.Add(time.Duration(n-i)*time.Millisecond)), tickler.CreateParams{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rebuilt := false
+	for i := range n - 100 {
+		if err := s.Delete(ctx, "", fmt.Sprintf("r-%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+		rebuilt = rebuilt || s.due.stale < i+1
+	}
+	if !rebuilt || s.due.keys.Len() >= n {
+		t.Fatalf("after %d of %d deletes: %d keys, %d stale; want a rebuild", n-100, n, s.due.keys.Len(), s.due.stale)
+	}
+	checkDue(t, s)
+	res, _ := s.Claim(ctx, tickler.ClaimParams{Until: epoch.Add(time.Hour), Limit: n})
+	if len(res.Due) != 100 || res.Due[0].ID != fmt.Sprintf("r-%04d", n-1) {
+		t.Fatalf("Claim after the rebuild: %d due, first %v", len(res.Due), res.Due[:1])
+	}
+	for i := n - 100; i < n; i++ {
+		if err := s.Delete(ctx, "", fmt.Sprintf("r-%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.due.keys.Len() != 0 || s.due.stale != 0 {
+		t.Fatalf("after every delete: %d keys, %d stale; want none", s.due.keys.Len(), s.due.stale)
+	}
+}
+
 func dueIDs(ds []tickler.Due) []string {
 	var ids []string
 	for _, d := range ds {

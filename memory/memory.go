@@ -6,6 +6,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -33,16 +34,31 @@ type Store struct {
 	callbackDue *btree.BTreeG[dueKey]
 }
 
-// slot is a stored record and its size.
+// slot is a stored record, its size and its due-index instant.
 type slot struct {
 	rec *tickler.Record // never changed once stored
 	// size is tickler.RecordSize of rec, or unsized if it was not
 	// measured: a record's size is measured only once its agent's bytes
 	// are counted (idIndex.sized).
 	size int64
+	// next is rec.Next in Unix nanoseconds, its due-index key, or noNext:
+	// kept beside the record so that checking and rebuilding the due
+	// index reads the map alone.
+	next int64
 }
 
-const unsized = -1
+const (
+	unsized = -1
+	noNext  = math.MinInt64
+)
+
+// newSlot returns the slot of r, of size size.
+func newSlot(r *tickler.Record, size int64) slot {
+	if r.Next.IsZero() {
+		return slot{r, size, noNext}
+	}
+	return slot{r, size, r.Next.UnixNano()}
+}
 
 // liveFor reports whether the record id exists and belongs to agent ("":
 // any agent); s.mu is held.
@@ -214,7 +230,7 @@ func (s *Store) insert(c *tickler.Record, size int64) {
 	if ix.sized && size == unsized {
 		size, _ = tickler.RecordSize(c) // a message that was created encodes
 	}
-	s.recs[c.ID] = slot{c, size}
+	s.recs[c.ID] = newSlot(c, size)
 	ix.add(c.ID)
 	if ix.sized {
 		ix.bytes += size
@@ -229,7 +245,19 @@ func (s *Store) insert(c *tickler.Record, size int64) {
 // s.mu is held.
 func (s *Store) dueLive(k dueKey) bool {
 	sl, ok := s.recs[k.id]
-	return ok && !sl.rec.Next.IsZero() && sl.rec.Next.UnixNano() == k.at
+	return ok && sl.next == k.at
+}
+
+// dueKeys returns the due-index keys of every record, for rebuilding the
+// index; s.mu is held.
+func (s *Store) dueKeys() []dueKey {
+	keys := make([]dueKey, 0, len(s.recs))
+	for id, sl := range s.recs {
+		if sl.next != noNext {
+			keys = append(keys, dueKey{sl.next, id})
+		}
+	}
+	return keys
 }
 
 // Get implements [tickler.Store].
@@ -320,7 +348,7 @@ func (s *Store) remove(sl slot, fired bool) {
 	case fired:
 		s.due.keys.Delete(dueKey{r.Next.UnixNano(), r.ID})
 	case s.due.leave():
-		s.due.compact(s.dueLive)
+		s.due.rebuild(s.dueKeys())
 	}
 }
 
@@ -346,7 +374,7 @@ func (s *Store) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.Claim
 			return false
 		}
 		sl, ok := s.recs[k.id]
-		if r := sl.rec; !ok || r.Next.IsZero() || r.Next.UnixNano() != k.at {
+		if !ok || sl.next != k.at {
 			stale = append(stale, k)
 			return true
 		}
@@ -387,8 +415,7 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	c := *r // shares the message, which no one changes
 	c.Next = a.Next
 	c.Version++
-	sl.rec = &c
-	s.recs[c.ID] = sl
+	s.recs[c.ID] = newSlot(&c, sl.size)
 	if r.Next.IsZero() {
 		s.due.put(dueKey{c.Next.UnixNano(), c.ID})
 	} else {
@@ -434,7 +461,7 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record) error {
 		s.due.keys.Delete(dueKey{old.rec.Next.UnixNano(), c.ID})
 	}
 	c.Version++
-	s.recs[c.ID] = slot{c, size}
+	s.recs[c.ID] = newSlot(c, size)
 	if ix := s.byAgent[c.AgentID]; ix != nil && ix.sized {
 		ix.bytes += size - old.size
 	}
