@@ -50,3 +50,7 @@ type sysTimer struct{ t *time.Timer }
 
 func (t sysTimer) C() <-chan time.Time { return t.t.C }
 func (t sysTimer) Stop() bool          { return t.t.Stop() }
+
+// Reset arms the stopped timer again, for the dispatcher's loop to reuse.
+// Since Go 1.23 no value of its earlier arming is received after it.
+func (t sysTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }

@@ -32,6 +32,9 @@ type dispatcherConfig struct {
 	logger  *slog.Logger
 	onEvent func(Event)
 
+	// viewer is store, if it reads records without a copy; else nil.
+	viewer RecordViewer
+
 	retry            RetryPolicy
 	workers          int // the pool's size
 	perAgent         int // deliveries at once per agent; 0: no bound
@@ -59,6 +62,10 @@ type job struct {
 	// admitted: the job holds a slot of agent's gate (see agents.go).
 	admitted bool
 	agent    string
+	// Room for the flight and the first retry state of a job popped from
+	// the heap, so that a firing allocates one job, not three.
+	ownFlight flight
+	ownRetry  retryState
 }
 
 // flight is an occurrence a worker is firing, or that waits for its
@@ -110,13 +117,15 @@ type dispatcher struct {
 	lastClaim time.Time     // when the last claim started
 	skew      time.Duration // this node's clock ahead of the store's
 
-	// Lifecycle. stopLoop, loopDone, runCtx and cancel are set by start,
-	// under mu, before the state says running, and never change after.
+	// Lifecycle. stopLoop, loopDone, runCtx, storeCtx and cancel are set
+	// by start, under mu, before the state says running, and never change
+	// after.
 	state     int // stateNew, stateRunning, stateStopped
 	startedAt time.Time
 	stopLoop  context.CancelFunc
 	loopDone  chan struct{}
 	runCtx    context.Context // parent of delivery contexts
+	storeCtx  context.Context // runCtx without its cancellation: of calls to the store
 	cancel    context.CancelFunc
 	changed   chan struct{} // closed at every change, if a waiter made it
 	rounds    uint64        // the loop's iterations, for waitIdle
@@ -185,6 +194,7 @@ func (d *dispatcher) start(ctx context.Context) error {
 	}
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	d.runCtx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.storeCtx = context.WithoutCancel(d.runCtx)
 	d.stopLoop, d.loopDone = stopLoop, make(chan struct{})
 	d.state, d.startedAt = stateRunning, d.cfg.clock.Now()
 	d.mu.Unlock()
@@ -315,6 +325,7 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 	clk := d.cfg.clock
 	hints := d.hints
 	var retryClaim time.Time // after a failed claim, the next one waits
+	var timer Timer          // the last wait's, reused if it can be reset
 	for {
 		if ctx.Err() != nil {
 			return
@@ -372,8 +383,8 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		if wait <= 0 {
 			continue
 		}
-		timer, ok := d.arm(now, wait)
-		if !ok {
+		var ok bool
+		if timer, ok = d.arm(timer, now, wait); !ok {
 			continue
 		}
 		select {
@@ -410,9 +421,10 @@ func (d *dispatcher) nextJobLocked(now int64) *job {
 	if !ok {
 		return nil
 	}
-	f := &flight{}
-	d.flights[id] = f
-	return &job{at: at, id: id, version: version, retry: rs, flight: f}
+	j := &job{at: at, id: id, version: version, retry: rs}
+	j.flight = &j.ownFlight
+	d.flights[id] = j.flight
+	return j
 }
 
 // waitLocked returns how long the loop may sleep after dispatching at now:
@@ -432,15 +444,24 @@ func (d *dispatcher) waitLocked(now time.Time) time.Duration {
 	return wait
 }
 
-// arm starts a timer for wait after now. If the clock moved while arming
-// (a test advanced a fake clock), the deadline would be late: it reports
-// false so that the loop looks again.
-func (d *dispatcher) arm(now time.Time, wait time.Duration) (Timer, bool) {
+// resetter is a Timer that can be armed again, as the real clock's can:
+// the loop then reuses one timer instead of making one per wait.
+type resetter interface{ Reset(d time.Duration) bool }
+
+// arm starts a timer for wait after now: t again, if it is a stopped
+// resetter, or a new one. If the clock moved while arming (a test
+// advanced a fake clock), the deadline would be late: it stops the timer
+// and reports false, so that the loop looks again.
+func (d *dispatcher) arm(t Timer, now time.Time, wait time.Duration) (Timer, bool) {
 	clk := d.cfg.clock
-	t := clk.NewTimer(wait)
+	if r, ok := t.(resetter); ok {
+		r.Reset(wait)
+	} else {
+		t = clk.NewTimer(wait)
+	}
 	if moved := clk.Now().Sub(now); moved > 100*time.Microsecond || moved < 0 {
 		t.Stop()
-		return nil, false
+		return t, false
 	}
 	return t, true
 }

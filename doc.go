@@ -35,7 +35,8 @@
 // # How a firing flows
 //
 // Data flows one way: the dispatcher's timer wakes, it pops what is due
-// from its heap, a worker reads the payload from the store, waits for its
+// from its heap, a worker reads the payload from the store (without a copy
+// over a [RecordViewer], whose records never change), waits for its
 // agent's turn and calls the Deliverer, then records the outcome in the
 // store with [Store.Ack] and offers the next occurrence back to the heap.
 // Over a store that is a [BatchAcker], the worker hands the outcome to the

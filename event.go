@@ -45,7 +45,9 @@ type Event struct {
 	Result Result
 	// Reason explains a skip.
 	Reason string
-	// Message is what was delivered, or would have been.
+	// Message is what was delivered, or would have been. As in the
+	// [Delivery], it may share its slices with the stored record: the
+	// handler must not change it.
 	Message MessageCreate
 	// CallbackURL is the message's callback_url, if any.
 	CallbackURL string

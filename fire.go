@@ -43,9 +43,9 @@ func (d *dispatcher) fire(j *job) {
 func (d *dispatcher) step(j *job) result {
 	rs := j.retry
 	if rs != nil && rs.ack != nil {
-		return d.record(j, rs)
+		return d.record(j, rs, rs.ack)
 	}
-	ctx := context.WithoutCancel(d.runCtx)
+	ctx := d.storeCtx
 	triggered := rs != nil && rs.key != ""
 	r, err := d.load(ctx, j.id, triggered)
 	switch {
@@ -78,7 +78,8 @@ func (d *dispatcher) step(j *job) result {
 	d.mu.Unlock()
 	now := d.cfg.clock.Now().Add(-skew) // on the store's clock, as occurrences are
 	if rs == nil {
-		rs = &retryState{occ: r.Next}
+		rs = &j.ownRetry
+		rs.occ = r.Next
 		j.retry = rs
 		if reason := d.misfire(r.Next, now, d.startedAt.Add(-skew)); reason != "" {
 			return d.skip(j, r, trig, now, reason)
@@ -181,15 +182,19 @@ func (d *dispatcher) step(j *job) result {
 	if d.cfg.outbox {
 		ack.Callback = d.callback(ev, ack.Outcome)
 	}
-	rs.ack = &pendingAck{params: ack, ev: ev}
-	return d.record(j, rs)
+	return d.record(j, rs, &pendingAck{params: ack, ev: ev})
 }
 
 // load reads the record of a job: over a shared store, a scheduled
-// occurrence confirms this node's lease on it first.
+// occurrence confirms this node's lease on it first. Over a RecordViewer
+// the record is the store's own: a firing only reads it, and what it
+// hands on (the Delivery's and the Event's Message) must not be changed.
 func (d *dispatcher) load(ctx context.Context, id string, triggered bool) (*Record, error) {
-	if d.cfg.shared != nil && !triggered {
+	switch {
+	case d.cfg.shared != nil && !triggered:
 		return d.cfg.shared.Confirm(ctx, id)
+	case d.cfg.viewer != nil:
+		return d.cfg.viewer.View(ctx, id)
 	}
 	return d.cfg.store.Get(ctx, "", id)
 }
@@ -234,24 +239,40 @@ func (d *dispatcher) callback(ev Event, out *Outcome) *Callback {
 	return cb
 }
 
-// record stores the pending ack of j, or hands it to the recorder over a
-// BatchAcker (recorder.go), which stores it with others and settles j.
-func (d *dispatcher) record(j *job, rs *retryState) result {
+// record stores p, the pending ack of j, or hands it to the recorder over
+// a BatchAcker (recorder.go), which stores it with others and settles j.
+// p is kept on j's retry state only if it outlives the call (queued for
+// the recorder, or to be tried again): a firing whose ack is stored at
+// once allocates nothing for it.
+func (d *dispatcher) record(j *job, rs *retryState, p *pendingAck) result {
 	if d.recorder != nil {
+		rs.keep(p)
 		d.recorder.add(j)
 		return result{recording: true}
 	}
-	err := d.cfg.store.Ack(context.WithoutCancel(d.runCtx), rs.ack.params)
-	return d.acked(j, rs, err)
+	err := d.cfg.store.Ack(d.storeCtx, p.params)
+	return d.acked(j, rs, p, err)
+}
+
+// keep makes p the pending ack of rs, copied to the heap unless it is
+// already, and returns rs's copy.
+func (rs *retryState) keep(p *pendingAck) *pendingAck {
+	if rs.ack == nil {
+		rs.ack = new(pendingAck)
+	}
+	if rs.ack != p {
+		*rs.ack = *p
+	}
+	return rs.ack
 }
 
 // acked is what follows the ack of j that returned err: its event once it
 // is stored; if the store failed, j comes back later to try the ack again,
 // and only the ack. An ack that finds the record deleted or changed is
 // done: the delivery happened, and the change that overtook it wins.
-func (d *dispatcher) acked(j *job, rs *retryState, err error) result {
-	p := rs.ack
+func (d *dispatcher) acked(j *job, rs *retryState, p *pendingAck, err error) result {
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		p = rs.keep(p)
 		p.tries++
 		d.counts.storeErrors.Add(1)
 		delay := d.cfg.retry.Delay(p.tries)
@@ -284,12 +305,11 @@ func (d *dispatcher) skip(j *job, r *Record, trig trigger, now time.Time, reason
 		ack.Outcome = &Outcome{ID: d.cfg.ids.next(now), ScheduledMessageID: r.ID, Occurrence: r.Next,
 			Status: StatusSkipped, Error: reason, SentAt: now}
 	}
-	j.retry.ack = &pendingAck{params: ack, ev: Event{
+	return d.record(j, j.retry, &pendingAck{params: ack, ev: Event{
 		Kind: EventSkipped, ScheduledMessageID: r.ID, AgentID: r.AgentID, Occurrence: r.Next,
 		IdempotencyKey: key, Reason: reason, Message: r.Message, CallbackURL: r.Message.CallbackURL,
 		Started: now,
-	}}
-	return d.record(j, j.retry)
+	}})
 }
 
 // misfire returns why an occurrence at occ, found at now by a scheduler

@@ -77,7 +77,7 @@ func (d *dispatcher) runRecorder(r *recorder) {
 				}
 			}
 			for i, j := range jobs {
-				d.settle(j, d.acked(j, j.retry, errs[i]))
+				d.settle(j, d.acked(j, j.retry, j.retry.ack, errs[i]))
 			}
 			clear(jobs)
 		}

@@ -50,11 +50,13 @@ func New(store Store, deliverer Deliverer, opts ...Option) (*Scheduler, error) {
 		locker = l
 	}
 	batch, _ := store.(BatchAcker)
+	viewer, _ := store.(RecordViewer)
 	s.d = newDispatcher(dispatcherConfig{
 		store:            store,
 		shared:           shared,
 		locker:           locker,
 		batch:            batch,
+		viewer:           viewer,
 		outbox:           o.callbackOutbox,
 		deliver:          deliverer,
 		clock:            o.clock,

@@ -35,8 +35,9 @@ import (
 // A store may implement more than this interface, and the scheduler (or
 // a sender) asserts what it needs: [SharedStore] and [AgentLocker] for a
 // store that several processes share, [AdminStore] for the operator's
-// reads, and [CallbackOutbox] for callbacks written in the same commit as
-// the ack ([AckParams].Callback) and drained by a sender.
+// reads, [CallbackOutbox] for callbacks written in the same commit as
+// the ack ([AckParams].Callback) and drained by a sender, and
+// [RecordViewer] for reads at fire time that copy nothing.
 //
 // # What a shared store adds
 //
@@ -172,6 +173,24 @@ type BatchAcker interface {
 	// durable when AckMany returns as one whose Ack returned. Acks of the
 	// same record apply in order. It keeps nothing acks refers to.
 	AckMany(ctx context.Context, acks []AckParams) []error
+}
+
+// RecordViewer is a [Store] that can hand out a stored record without
+// copying it. The dispatcher reads the record of every occurrence it
+// fires; over a RecordViewer it calls View instead of Get, and saves the
+// deep copy Get makes (a store that keeps records in memory, where that
+// copy is most of the read).
+//
+// It is optional: without it, the dispatcher calls Get.
+type RecordViewer interface {
+	Store
+	// View returns the record with the id, as Get(ctx, "", id) would,
+	// except that the record may be the store's own, shared with every
+	// caller of View: the caller must not change it or anything it refers
+	// to, and the store never changes it once returned (a change stores a
+	// new record in its place). It returns ErrNotFound if there is no
+	// such record.
+	View(ctx context.Context, id string) (*Record, error)
 }
 
 // BatchCreator is a [Store] that creates many records at once, atomically.

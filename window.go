@@ -41,7 +41,8 @@ func (d *dispatcher) offerLocked(due Due, held bool) (wake bool) {
 		// Its worker offers the next occurrence when done; the newest
 		// version offered meanwhile replaces it.
 		if f.next == nil || f.next.Version < due.Version {
-			f.next = &due
+			next := due // a copy: &due would move every offer's due to the heap
+			f.next = &next
 		}
 		return false
 	}

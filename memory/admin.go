@@ -16,22 +16,21 @@ func (s *Store) ListAll(ctx context.Context, p tickler.ListAllParams) (tickler.L
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var res tickler.ListAllResult
-	ids := s.all
+	ids := &s.all
 	if p.AgentID != "" {
-		ix := s.byAgent[p.AgentID]
-		if ix == nil {
+		if ids = s.byAgent[p.AgentID]; ids == nil {
 			return res, nil
 		}
-		ids = ix.ids
 	}
-	ids.AscendGreaterOrEqual(p.After, func(id string) bool {
+	ids.ascend(p.After, func(id string) bool {
 		if id == p.After {
 			return true
 		}
-		r, ok := s.recs[id]
-		if !ok || (p.AgentID != "" && r.AgentID != p.AgentID) {
-			return true // an id the agent's index keeps after a delete
+		sl, ok := s.recs[id]
+		if !ok || (p.AgentID != "" && sl.rec.AgentID != p.AgentID) {
+			return true // an id an index keeps after a delete
 		}
+		r := sl.rec
 		last := s.last(id)
 		if !p.Match(r, last) {
 			return true
@@ -63,7 +62,7 @@ func (s *Store) RecentOutcomes(ctx context.Context, p tickler.RecentParams) (tic
 	defer s.mu.RUnlock()
 	top := newest.New(p.Limit + 1)
 	for id, h := range s.history {
-		agent := s.recs[id].AgentID
+		agent := s.recs[id].rec.AgentID
 		for i := len(h) - 1; i >= 0; i-- {
 			o := h[i]
 			if p.Before != "" && o.ID >= p.Before {
@@ -86,9 +85,9 @@ func (s *Store) Counts(ctx context.Context) (tickler.Counts, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c := tickler.Counts{Agents: len(s.byAgent)}
-	for id, r := range s.recs {
+	for id, sl := range s.recs {
 		h := s.history[id]
-		a := tickler.AdminRecord{Record: r}
+		a := tickler.AdminRecord{Record: sl.rec}
 		if len(h) > 0 {
 			a.Last = &h[len(h)-1]
 		}

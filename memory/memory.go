@@ -6,6 +6,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -16,13 +17,16 @@ import (
 
 // Store is an in-memory [tickler.Store]. Its zero value is not usable; call
 // [New]. It is safe for concurrent use.
+//
+// A record it stores is never changed: a change (Update, an ack that
+// advances it) stores a new one in its place. That is what lets View hand
+// the dispatcher the stored record itself ([tickler.RecordViewer]).
 type Store struct {
 	mu      sync.RWMutex
-	recs    map[string]*tickler.Record
-	sizes   map[string]int64 // tickler.RecordSize of each record
-	byAgent map[string]*agentIndex
-	all     *btree.BTreeG[string] // every id, in order
-	due     *btree.BTreeG[dueKey]
+	recs    map[string]slot
+	byAgent map[string]*idIndex
+	all     idIndex // every id, for ListAll without an agent
+	due     dueIndex
 	history map[string][]tickler.Outcome // oldest first
 	// The callback outbox (outbox.go): callbacks by id, and their index
 	// by next attempt.
@@ -30,59 +34,45 @@ type Store struct {
 	callbackDue *btree.BTreeG[dueKey]
 }
 
-func idLess(a, b string) bool { return a < b }
-
-// agentIndex is one agent's ids, in order, for List. A removal only counts
-// the id as stale: List and compact skip an id whose record is gone or
-// belongs to another agent now, and the tree is rebuilt from its live ids
-// once the stale ones outnumber them. A B-tree delete was half the cost
-// of a removal.
-type agentIndex struct {
-	ids   *btree.BTreeG[string]
-	live  int   // ids whose record exists and belongs to the agent
-	stale int   // ids left in the tree by removals
-	bytes int64 // the sizes of the live records, for MaxBytesPerAgent
+// slot is a stored record, its size and its due-index instant.
+type slot struct {
+	rec *tickler.Record // never changed once stored
+	// size is tickler.RecordSize of rec, or unsized if it was not
+	// measured: a record's size is measured only once its agent's bytes
+	// are counted (idIndex.sized).
+	size int64
+	// next is rec.Next in Unix nanoseconds, its due-index key, or noNext:
+	// kept beside the record so that checking and rebuilding the due
+	// index reads the map alone.
+	next int64
 }
 
-// liveFor reports whether the record id exists and belongs to agent; s.mu
-// is held.
-func (s *Store) liveFor(agent, id string) bool {
-	r, ok := s.recs[id]
-	return ok && r.AgentID == agent
-}
+const (
+	unsized = -1
+	noNext  = math.MinInt64
+)
 
-// compact rebuilds ix from its live ids; s.mu is held.
-func (s *Store) compact(agent string, ix *agentIndex) {
-	ids := btree.NewG(32, idLess)
-	ix.ids.Ascend(func(id string) bool {
-		if s.liveFor(agent, id) {
-			ids.ReplaceOrInsert(id)
-		}
-		return true
-	})
-	ix.ids, ix.live, ix.stale = ids, ids.Len(), 0
-}
-
-type dueKey struct {
-	at int64 // Unix nanoseconds
-	id string
-}
-
-func dueLess(a, b dueKey) bool {
-	if a.at != b.at {
-		return a.at < b.at
+// newSlot returns the slot of r, of size size.
+func newSlot(r *tickler.Record, size int64) slot {
+	if r.Next.IsZero() {
+		return slot{r, size, noNext}
 	}
-	return a.id < b.id
+	return slot{r, size, r.Next.UnixNano()}
+}
+
+// liveFor reports whether the record id exists and belongs to agent ("":
+// any agent); s.mu is held.
+func (s *Store) liveFor(agent, id string) bool {
+	sl, ok := s.recs[id]
+	return ok && (agent == "" || sl.rec.AgentID == agent)
 }
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		recs:    make(map[string]*tickler.Record),
-		sizes:   make(map[string]int64),
-		byAgent: make(map[string]*agentIndex),
-		all:     btree.NewG(32, idLess),
-		due:     btree.NewG(32, dueLess),
+		recs:    make(map[string]slot),
+		byAgent: make(map[string]*idIndex),
+		due:     newDueIndex(),
 		history: make(map[string][]tickler.Outcome),
 
 		callbacks:   make(map[string]*tickler.Callback),
@@ -94,6 +84,7 @@ var (
 	_ tickler.AdminStore     = (*Store)(nil)
 	_ tickler.CallbackOutbox = (*Store)(nil)
 	_ tickler.BatchCreator   = (*Store)(nil)
+	_ tickler.RecordViewer   = (*Store)(nil)
 )
 
 // Create implements [tickler.Store]. The per-agent limits are checked
@@ -102,9 +93,12 @@ var (
 func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateParams) error {
 	c := r.Clone()
 	c.Version = 1
-	size, err := tickler.RecordSize(c)
-	if err != nil {
-		return err
+	size := int64(unsized)
+	if p.MaxBytesPerAgent > 0 {
+		var err error
+		if size, err = tickler.RecordSize(c); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -125,17 +119,56 @@ func (s *Store) Create(ctx context.Context, r *tickler.Record, p tickler.CreateP
 func (s *Store) checkAgent(agent string, n int, size int64, p tickler.CreateParams) error {
 	var have int
 	var bytes int64
-	if ix := s.byAgent[agent]; ix != nil {
-		have, bytes = ix.live, ix.bytes
+	ix := s.byAgent[agent]
+	if ix != nil {
+		have = ix.live
 	}
 	if p.MaxPerAgent > 0 && have+n > p.MaxPerAgent {
 		return fmt.Errorf("%w: agent %q has %d scheduled messages, %d more would pass %d",
 			tickler.ErrLimitExceeded, agent, have, n, p.MaxPerAgent)
 	}
-	if p.MaxBytesPerAgent > 0 && bytes+size > p.MaxBytesPerAgent {
+	if p.MaxBytesPerAgent <= 0 {
+		return nil
+	}
+	if ix != nil {
+		if err := s.measure(agent, ix); err != nil {
+			return err
+		}
+		bytes = ix.bytes
+	}
+	if bytes+size > p.MaxBytesPerAgent {
 		return fmt.Errorf("%w: agent %q has %d bytes of scheduled messages, %d more would pass %d",
 			tickler.ErrLimitExceeded, agent, bytes, size, p.MaxBytesPerAgent)
 	}
+	return nil
+}
+
+// measure makes ix sized: it measures every live record of the agent not
+// measured yet, and counts their bytes; s.mu is held.
+func (s *Store) measure(agent string, ix *idIndex) error {
+	if ix.sized {
+		return nil
+	}
+	var total int64
+	var err error
+	ix.ascend("", func(id string) bool {
+		sl, ok := s.recs[id]
+		if !ok || sl.rec.AgentID != agent {
+			return true
+		}
+		if sl.size == unsized {
+			if sl.size, err = tickler.RecordSize(sl.rec); err != nil {
+				return false
+			}
+			s.recs[id] = sl
+		}
+		total += sl.size
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	ix.sized, ix.bytes = true, total
 	return nil
 }
 
@@ -148,9 +181,12 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 	for i, r := range rs {
 		cs[i] = r.Clone()
 		cs[i].Version = 1
-		var err error
-		if sizes[i], err = tickler.RecordSize(cs[i]); err != nil {
-			return err
+		sizes[i] = unsized
+		if p.MaxBytesPerAgent > 0 {
+			var err error
+			if sizes[i], err = tickler.RecordSize(cs[i]); err != nil {
+				return err
+			}
 		}
 	}
 	s.mu.Lock()
@@ -183,36 +219,66 @@ func (s *Store) CreateMany(ctx context.Context, rs []*tickler.Record, p tickler.
 	return nil
 }
 
-// insert adds c, whose id is free and whose RecordSize is size; s.mu is
-// held.
+// insert adds c, whose id is free and whose RecordSize is size (or
+// unsized); s.mu is held.
 func (s *Store) insert(c *tickler.Record, size int64) {
-	s.recs[c.ID] = c
-	s.sizes[c.ID] = size
 	ix := s.byAgent[c.AgentID]
 	if ix == nil {
-		ix = &agentIndex{ids: btree.NewG(32, idLess)}
+		ix = &idIndex{}
 		s.byAgent[c.AgentID] = ix
 	}
-	if _, was := ix.ids.ReplaceOrInsert(c.ID); was {
-		ix.stale-- // a removed id created again
+	if ix.sized && size == unsized {
+		size, _ = tickler.RecordSize(c) // a message that was created encodes
 	}
-	ix.live++
-	ix.bytes += size
-	s.all.ReplaceOrInsert(c.ID)
+	s.recs[c.ID] = newSlot(c, size)
+	ix.add(c.ID)
+	if ix.sized {
+		ix.bytes += size
+	}
+	s.all.add(c.ID)
 	if !c.Next.IsZero() {
-		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
+		s.due.put(dueKey{c.Next.UnixNano(), c.ID})
 	}
+}
+
+// dueLive reports whether k is the key of a record due at its instant;
+// s.mu is held.
+func (s *Store) dueLive(k dueKey) bool {
+	sl, ok := s.recs[k.id]
+	return ok && sl.next == k.at
+}
+
+// dueKeys returns the due-index keys of every record, for rebuilding the
+// index; s.mu is held.
+func (s *Store) dueKeys() []dueKey {
+	keys := make([]dueKey, 0, len(s.recs))
+	for id, sl := range s.recs {
+		if sl.next != noNext {
+			keys = append(keys, dueKey{sl.next, id})
+		}
+	}
+	return keys
 }
 
 // Get implements [tickler.Store].
 func (s *Store) Get(ctx context.Context, agentID, id string) (*tickler.Record, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r, ok := s.recs[id]
-	if !ok || (agentID != "" && r.AgentID != agentID) {
+	r, err := s.View(ctx, id)
+	if err != nil || (agentID != "" && r.AgentID != agentID) {
 		return nil, tickler.ErrNotFound
 	}
 	return r.Clone(), nil
+}
+
+// View implements [tickler.RecordViewer]: it returns the stored record
+// itself, which the store never changes.
+func (s *Store) View(ctx context.Context, id string) (*tickler.Record, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sl, ok := s.recs[id]
+	if !ok {
+		return nil, tickler.ErrNotFound
+	}
+	return sl.rec, nil
 }
 
 // List implements [tickler.Store].
@@ -226,7 +292,7 @@ func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListRes
 	if ix == nil {
 		return tickler.ListResult{}, nil
 	}
-	ix.ids.AscendGreaterOrEqual(after, func(id string) bool {
+	ix.ascend(after, func(id string) bool {
 		if id == after || !s.liveFor(p.AgentID, id) {
 			return true
 		}
@@ -234,7 +300,7 @@ func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListRes
 			more = true
 			return false
 		}
-		out = append(out, s.recs[id].Clone())
+		out = append(out, s.recs[id].rec.Clone())
 		return true
 	})
 	return tickler.ListResult{Records: out, More: more}, nil
@@ -244,75 +310,95 @@ func (s *Store) List(ctx context.Context, p tickler.ListParams) (tickler.ListRes
 func (s *Store) Delete(ctx context.Context, agentID, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.recs[id]
-	if !ok || (agentID != "" && r.AgentID != agentID) {
+	sl, ok := s.recs[id]
+	if !ok || (agentID != "" && sl.rec.AgentID != agentID) {
 		return tickler.ErrNotFound
 	}
-	s.remove(r)
+	s.remove(sl, false)
 	return nil
 }
 
-// remove deletes r with its history and index entries; s.mu is held.
-func (s *Store) remove(r *tickler.Record) {
-	size := s.sizes[r.ID]
+// remove deletes the record of sl with its history and index entries;
+// s.mu is held. Its due-index key is deleted if fired says the record was
+// just fired (its key is then at the front of the index, where a delete is
+// cheap, and behind every later claim, which would never meet it), and
+// left stale otherwise (dueIndex).
+func (s *Store) remove(sl slot, fired bool) {
+	r := sl.rec
 	delete(s.recs, r.ID)
-	delete(s.sizes, r.ID)
-	delete(s.history, r.ID)
-	s.all.Delete(r.ID)
+	if len(s.history) > 0 {
+		delete(s.history, r.ID)
+	}
+	if s.all.drop() {
+		s.all.compact(func(id string) bool { return s.liveFor("", id) })
+	}
 	if ix := s.byAgent[r.AgentID]; ix != nil {
-		ix.live--
-		ix.bytes -= size
-		ix.stale++
+		if ix.sized {
+			ix.bytes -= sl.size
+		}
 		switch {
-		case ix.live == 0:
+		case ix.live == 1:
 			delete(s.byAgent, r.AgentID)
-		case ix.stale > ix.live && ix.stale > 1024:
-			s.compact(r.AgentID, ix)
+		case ix.drop():
+			ix.compact(func(id string) bool { return s.liveFor(r.AgentID, id) })
 		}
 	}
-	if !r.Next.IsZero() {
-		s.due.Delete(dueKey{r.Next.UnixNano(), r.ID})
+	switch {
+	case r.Next.IsZero():
+	case fired:
+		s.due.keys.Delete(dueKey{r.Next.UnixNano(), r.ID})
+	case s.due.leave():
+		s.due.rebuild(s.dueKeys())
 	}
 }
 
-// Claim implements [tickler.Store].
+// Claim implements [tickler.Store]. It deletes the stale keys of the due
+// index that it meets (dueIndex), so it takes the write lock.
 func (s *Store) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
 	after, until, limit := p.After, p.Until, p.Limit
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out []tickler.Due
 	var next time.Time
+	var stale []dueKey
 	start := dueKey{at: -1 << 63}
 	if after.ID != "" {
 		start = dueKey{after.At.UnixNano(), after.ID}
 	}
 	end := until.UnixNano()
-	s.due.AscendGreaterOrEqual(start, func(k dueKey) bool {
+	s.due.keys.AscendGreaterOrEqual(start, func(k dueKey) bool {
 		if after.ID != "" && k == start {
+			return true
+		}
+		if len(out) == limit {
+			return false
+		}
+		sl, ok := s.recs[k.id]
+		if !ok || sl.next != k.at {
+			stale = append(stale, k)
 			return true
 		}
 		if k.at > end {
 			next = time.Unix(0, k.at).UTC()
 			return false
 		}
-		if len(out) == limit {
-			return false
-		}
-		r := s.recs[k.id]
-		out = append(out, tickler.Due{ID: k.id, At: r.Next, Version: r.Version})
+		out = append(out, tickler.Due{ID: k.id, At: sl.rec.Next, Version: sl.rec.Version})
 		return true
 	})
+	s.due.drop(stale)
 	return tickler.ClaimResult{Due: out, Next: next}, nil
 }
 
-// Ack implements [tickler.Store].
+// Ack implements [tickler.Store]. An ack that advances a record stores a
+// copy of it with the new occurrence and version.
 func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.recs[a.ID]
+	sl, ok := s.recs[a.ID]
 	if !ok {
 		return tickler.ErrNotFound
 	}
+	r := sl.rec
 	if a.HistoryOnly {
 		s.appendHistory(r.ID, a)
 		s.putCallback(a.Callback)
@@ -323,16 +409,19 @@ func (s *Store) Ack(ctx context.Context, a tickler.AckParams) error {
 	}
 	s.putCallback(a.Callback)
 	if a.Next.IsZero() {
-		s.remove(r)
+		s.remove(sl, true)
 		return nil
 	}
-	if !r.Next.IsZero() {
-		s.due.Delete(dueKey{r.Next.UnixNano(), r.ID})
+	c := *r // shares the message, which no one changes
+	c.Next = a.Next
+	c.Version++
+	s.recs[c.ID] = newSlot(&c, sl.size)
+	if r.Next.IsZero() {
+		s.due.put(dueKey{c.Next.UnixNano(), c.ID})
+	} else {
+		s.due.move(dueKey{r.Next.UnixNano(), r.ID}, dueKey{c.Next.UnixNano(), c.ID})
 	}
-	r.Next = a.Next
-	r.Version++
-	s.due.ReplaceOrInsert(dueKey{r.Next.UnixNano(), r.ID})
-	s.appendHistory(r.ID, a)
+	s.appendHistory(c.ID, a)
 	return nil
 }
 
@@ -363,28 +452,35 @@ func (s *Store) Update(ctx context.Context, r *tickler.Record, p tickler.UpdateP
 	defer s.mu.Unlock()
 	old, ok := s.recs[c.ID]
 	switch {
-	case !ok || (c.AgentID != "" && old.AgentID != c.AgentID):
+	case !ok || (c.AgentID != "" && old.rec.AgentID != c.AgentID):
 		return tickler.ErrNotFound
-	case old.Version != c.Version:
+	case old.rec.Version != c.Version:
 		return tickler.ErrConflict
 	}
-	c.AgentID = old.AgentID // an empty agent id matches, and changes nothing
-	if grown := size - s.sizes[c.ID]; grown > 0 {
-		if err := s.checkAgent(c.AgentID, 0, grown, tickler.CreateParams{MaxBytesPerAgent: p.MaxBytesPerAgent}); err != nil {
+	c.AgentID = old.rec.AgentID // an empty agent id matches, and changes nothing
+	if ix := s.byAgent[c.AgentID]; ix != nil && p.MaxBytesPerAgent > 0 {
+		// Growth is checked against the agent's bytes: count them, and
+		// with them the old record's size, if not counted yet.
+		if err := s.measure(c.AgentID, ix); err != nil {
 			return err
 		}
+		old = s.recs[c.ID]
+		if grown := size - old.size; grown > 0 {
+			if err := s.checkAgent(c.AgentID, 0, grown, tickler.CreateParams{MaxBytesPerAgent: p.MaxBytesPerAgent}); err != nil {
+				return err
+			}
+		}
 	}
-	if !old.Next.IsZero() {
-		s.due.Delete(dueKey{old.Next.UnixNano(), old.ID})
+	if !old.rec.Next.IsZero() {
+		s.due.keys.Delete(dueKey{old.rec.Next.UnixNano(), c.ID})
 	}
 	c.Version++
-	s.recs[c.ID] = c
-	if ix := s.byAgent[c.AgentID]; ix != nil {
-		ix.bytes += size - s.sizes[c.ID]
+	s.recs[c.ID] = newSlot(c, size)
+	if ix := s.byAgent[c.AgentID]; ix != nil && ix.sized {
+		ix.bytes += size - old.size
 	}
-	s.sizes[c.ID] = size
 	if !c.Next.IsZero() {
-		s.due.ReplaceOrInsert(dueKey{c.Next.UnixNano(), c.ID})
+		s.due.put(dueKey{c.Next.UnixNano(), c.ID})
 	}
 	return nil
 }
@@ -403,7 +499,7 @@ func (s *Store) Count(ctx context.Context, agentID string) (int, error) {
 func (s *Store) History(ctx context.Context, p tickler.HistoryParams) (tickler.HistoryResult, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if r, ok := s.recs[p.ID]; !ok || (p.AgentID != "" && r.AgentID != p.AgentID) {
+	if sl, ok := s.recs[p.ID]; !ok || (p.AgentID != "" && sl.rec.AgentID != p.AgentID) {
 		return tickler.HistoryResult{}, tickler.ErrNotFound
 	}
 	h := s.history[p.ID]

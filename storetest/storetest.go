@@ -12,8 +12,9 @@
 //
 // A store that implements an optional interface of tickler
 // ([tickler.AdminStore], [tickler.CallbackOutbox], [tickler.BatchAcker],
-// [tickler.BatchCreator], [tickler.BatchDeleter]) also runs that
-// interface's group of subtests; for another they skip with one line.
+// [tickler.BatchCreator], [tickler.BatchDeleter], [tickler.RecordViewer])
+// also runs that interface's group of subtests; for another they skip
+// with one line.
 //
 // Every subtest runs in parallel with the others, on its own store.
 package storetest
@@ -98,6 +99,7 @@ func RunWith(t *testing.T, cfg Config) {
 	t.Run("BatchAcker", func(t *testing.T) { runGroup(t, cfg, batchAckerTests) })
 	t.Run("BatchCreator", func(t *testing.T) { runGroup(t, cfg, batchCreatorTests) })
 	t.Run("BatchDeleter", func(t *testing.T) { runGroup(t, cfg, batchDeleterTests) })
+	t.Run("RecordViewer", func(t *testing.T) { runGroup(t, cfg, recordViewerTests) })
 	t.Run("ResultsValidBesideErrDamaged", func(t *testing.T) {
 		t.Parallel()
 		if cfg.Damage == nil {
