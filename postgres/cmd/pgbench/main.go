@@ -6,7 +6,7 @@
 //
 //	go run ./postgres/cmd/pgbench [-url postgres://...] [-nodes 3] [-n 300000]
 //
-// It drops and recreates the schema tickler_bench.
+// It drops and recreates its schema (-schema, default tickler_bench).
 package main
 
 import (
@@ -32,9 +32,8 @@ import (
 	"github.com/tickler-go/tickler/postgres"
 )
 
-const schema = "tickler_bench"
-
 var (
+	schemaF  = flag.String("schema", "tickler_bench", "the schema the run drops and recreates (one per concurrent run)")
 	url      = flag.String("url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "the database")
 	nodes    = flag.Int("nodes", 3, "node processes")
 	fireN    = flag.Int("n", 300000, "one-time schedules of the throughput run, all due at one instant")
@@ -49,8 +48,12 @@ var (
 
 var ctx = context.Background()
 
+// schema is the run's schema (-schema).
+var schema string
+
 func main() {
 	flag.Parse()
+	schema = *schemaF
 	if *nodeRole >= 0 {
 		if err := runNode(); err != nil {
 			log.Fatal(err)
@@ -225,7 +228,7 @@ func startNodes(n int) ([]*node, error) {
 }
 
 func passFlags() []string {
-	return []string{"-url", *url, "-pool", strconv.Itoa(*poolSize), "-concurrency", strconv.Itoa(*workers)}
+	return []string{"-url", *url, "-schema", schema, "-pool", strconv.Itoa(*poolSize), "-concurrency", strconv.Itoa(*workers)}
 }
 
 // stopNodes closes the nodes' stdins and gathers their reports (a killed
