@@ -50,7 +50,8 @@
 //
 // Each Store is a node: a row in nodes whose lease, on the database's
 // clock (now()), a heartbeat renews ([WithHeartbeat], default 1 s) for
-// [WithLease] (default 3 s). A claim makes the node the owner of what it
+// [WithLease] (default 3 s), on a connection of its own so that it never
+// waits behind the pool's work. A claim makes the node the owner of what it
 // returns; a record whose owner's lease lapsed, or whose owner is not in
 // nodes, is free. A node that finds its own lease lapsed (at a heartbeat,
 // or at a claim) takes a new identity, and its next Claim reports Reset:
