@@ -99,7 +99,7 @@ type dispatcher struct {
 
 	// The window over the store; see window.go.
 	loaded    bool      // the first claim has been made
-	cursor    Due       // every stored occurrence at or before it is in heap or flight
+	cursor    Due       // every stored occurrence at or before it is in heap or flight; over a shared store, every one this node holds, on the store's clock
 	full      bool      // the last claim filled its batch: more may be due
 	storeNext time.Time // earliest known stored occurrence after cursor; zero if none
 	claiming  bool      // a claim reads the store; offers wait in recent

@@ -79,7 +79,10 @@
 // is held by a flight (an occurrence on a worker, or parked for its
 // agent). Beyond the cursor, the dispatcher knows only storeNext, the
 // earliest stored occurrence it was told of, and claims again when it
-// enters the window.
+// enters the window. Over a [SharedStore] the cursor is on the store's
+// clock and covers only what this node holds: each claim returns what no
+// live node holds from the start of the window, and what this node holds
+// past the cursor, so a node neither reads nor locks again what it holds.
 //
 // Create, Update, Pause and Resume offer the record's new occurrence after
 // the store returned: within the cursor it is pushed (replacing an older

@@ -2,6 +2,7 @@ package tickler_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,16 +33,32 @@ func newFakeShared(skew time.Duration) *fakeShared {
 	return &fakeShared{Store: memory.New(), owner: map[string]string{}, skew: skew, hints: make(chan struct{}, 1)}
 }
 
+// Claim returns, as SharedStore says, what no node holds in the window
+// and what this node holds after the cursor, up to the limit.
 func (f *fakeShared) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	limit, after := p.Limit, p.After
 	p.Until = p.Until.Add(-f.skew) // the window on the store's clock
+	p.After, p.Limit = tickler.Due{}, 1<<30
 	res, err := f.Store.Claim(ctx, p)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.reset {
+		for id, o := range f.owner {
+			if o == me {
+				delete(f.owner, id) // the old identity's: free
+			}
+		}
+	}
 	mine := res.Due[:0]
 	for _, d := range res.Due {
-		if o := f.owner[d.ID]; o == "" || o == me {
+		o := f.owner[d.ID]
+		if o == "" || (o == me && after.Before(d)) {
 			f.owner[d.ID] = me
 			mine = append(mine, d)
+			if len(mine) == limit {
+				res.Next = time.Time{}
+				break
+			}
 		}
 	}
 	res.Due, res.Skew, res.Reset, f.reset = mine, f.skew, f.reset, false
@@ -236,4 +253,76 @@ func TestSharedStoreSkewedNodeDoesNotSkipWhatIsStillDue(t *testing.T) {
 	if n, skipped := len(b.Recorder.Deliveries()), len(log.of(tickler.EventSkipped)); n != 1 || skipped != 0 {
 		t.Fatalf("delivered %d, skipped %d; want 1 and 0: an occurrence still due on the store's clock was taken for a misfire", n, skipped)
 	}
+}
+
+// TestSharedStoreRecurringAdvancedPastTheCursorKeepsFiring checks the
+// cursor of a shared store's claims: a claim returns what this node holds
+// only past its cursor, so a recurring record that its own ack advanced
+// beyond the window must be returned once the window reaches it, whatever
+// the node's skew.
+func TestSharedStoreRecurringAdvancedPastTheCursorKeepsFiring(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{0, 30 * time.Second, -30 * time.Second} {
+		store := newFakeShared(skew)
+		b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+		b.Create("agent-1", "x", tickler.Cron("* * * * *"))
+		b.AdvanceTo(ticklertest.Epoch().Add(5*time.Minute + skew))
+		got := b.Recorder.Deliveries()
+		if len(got) != 5 {
+			t.Fatalf("skew %v: delivered %d of 5 minutely occurrences", skew, len(got))
+		}
+		for i, d := range got {
+			if want := ticklertest.Epoch().Add(time.Duration(i+1) * time.Minute); !d.Occurrence.Equal(want) {
+				t.Fatalf("skew %v: delivery %d was of %v, want %v", skew, i, d.Occurrence, want)
+			}
+		}
+	}
+}
+
+// TestSharedStoreClaimsPassTheCursor checks that a node does not ask a
+// shared store again for what it holds: after the first claim, each claim
+// passes the cursor the previous one reached, on the store's clock.
+func TestSharedStoreClaimsPassTheCursor(t *testing.T) {
+	t.Parallel()
+	store := &cursorLog{fakeShared: newFakeShared(30 * time.Second)}
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+	b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(time.Hour)))
+	b.Advance(3 * time.Second) // a few polls
+	afters := store.afters()
+	if len(afters) < 3 {
+		t.Fatalf("%d claims in 3 s of polling", len(afters))
+	}
+	if !afters[0].At.IsZero() {
+		t.Fatalf("the first claim passed the cursor %v, want none", afters[0])
+	}
+	// The end of the last window on the store's clock, 30 s behind.
+	last := ticklertest.Epoch().Add(3*time.Second + tickler.DefaultLookahead - 30*time.Second)
+	for i, a := range afters[1:] {
+		if a.At.IsZero() || a.Before(afters[i]) {
+			t.Fatalf("claim %d passed the cursor %v, after %v", i+1, a, afters[i])
+		}
+		if a.At.After(last) {
+			t.Fatalf("claim %d passed the cursor %v: not the end of a window on the store's clock (by %v)", i+1, a, last)
+		}
+	}
+}
+
+// cursorLog is a fakeShared that notes the cursor of each claim.
+type cursorLog struct {
+	*fakeShared
+	mu  sync.Mutex
+	log []tickler.Due
+}
+
+func (c *cursorLog) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	c.mu.Lock()
+	c.log = append(c.log, p.After)
+	c.mu.Unlock()
+	return c.fakeShared.Claim(ctx, p)
+}
+
+func (c *cursorLog) afters() []tickler.Due {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.log)
 }

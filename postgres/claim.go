@@ -13,9 +13,13 @@ import (
 
 // Claim implements [tickler.Store] and [tickler.SharedStore] in one
 // statement (see claimSQL): it leases to this node, up to p.Limit, the
-// records due within the window that no other live node owns, skipping
-// rows another claim has locked, and returns them with those it held
-// already.
+// records due within the window that no live node owns, skipping rows
+// another claim has locked, and returns them with those this node holds
+// already past the cursor p.After. As [tickler.SharedStore] says, the
+// cursor bounds only what this node holds: records it holds at or before
+// p.After are neither returned nor locked again (the caller has them),
+// and free records are claimed from the start of the window. With a zero
+// p.After it returns everything this node holds in the window.
 //
 // The window is measured on the database's clock: it ends at its now()
 // plus p.Until − p.Now. A zero p.Now makes p.Until an instant on the

@@ -417,3 +417,44 @@ func TestAcksOfManyCallersShareBatches(t *testing.T) {
 		t.Fatalf("Count = %d after the acks, want %d", c, n-(n+2)/3)
 	}
 }
+
+// TestClaimReturnsWhatTheNodeHoldsOnlyPastTheCursor checks the cursor of
+// a shared claim: what the node holds at or before it is not returned
+// (the node has it), what it holds past it is, and what no live node holds
+// is returned wherever it lies in the window.
+func TestClaimReturnsWhatTheNodeHoldsOnlyPastTheCursor(t *testing.T) {
+	t.Parallel()
+	a, b := twoNodes(t)
+	now := time.Now().Truncate(time.Millisecond)
+	create(t, a, "r1", now.Add(-2*time.Second))
+	create(t, a, "r2", now.Add(-time.Second))
+	if got := dueIDs(claimNow(t, a)); !slices.Equal(got, []string{"r1", "r2"}) {
+		t.Fatalf("A claimed %v", got)
+	}
+	// A record no live node holds, before the cursor; and one A holds,
+	// advanced past it by A's ack.
+	create(t, b, "r0", now.Add(-3*time.Second))
+	if err := a.Ack(ctx, tickler.AckParams{ID: "r2", Version: 1, Next: now.Add(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	cursor := tickler.Due{ID: "r2", At: now.Add(-time.Second), Version: 1}
+	claim := func(s *postgres.Store, after tickler.Due) []string {
+		t.Helper()
+		n := time.Now()
+		res, err := s.Claim(ctx, tickler.ClaimParams{After: after, Now: n, Until: n.Add(time.Minute), Limit: 100})
+		if err != nil {
+			t.Fatalf("Claim: %v", err)
+		}
+		return dueIDs(res)
+	}
+	if got := claim(a, cursor); !slices.Equal(got, []string{"r0", "r2"}) {
+		t.Fatalf("A's claim after %v = %v, want [r0 r2]: the free record before the cursor, and its own past it", cursor, got)
+	}
+	if got := claim(b, tickler.Due{}); len(got) != 0 {
+		t.Fatalf("B claimed %v, which live A holds", got)
+	}
+	// A zero cursor returns all that A holds.
+	if got := claim(a, tickler.Due{}); !slices.Equal(got, []string{"r0", "r1", "r2"}) {
+		t.Fatalf("A's claim without a cursor = %v, want [r0 r1 r2]", got)
+	}
+}

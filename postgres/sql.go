@@ -21,20 +21,31 @@ type statements struct {
 	ackAdvance, ackDelete, ackHistory, ackExists string
 }
 
-// claimable is the condition on a schedules row s that no live node
-// but $1 owns it.
-const claimable = `(s.owner IS NULL OR s.owner = $1::uuid OR NOT EXISTS (
-	SELECT 1 FROM {schema}.nodes n WHERE n.id = s.owner AND n.lease_until > now()))`
+// free is the condition on a schedules row s that no live node owns it
+// but $1: p.others lists the other live nodes.
+const free = `(s.owner IS NULL OR NOT s.owner = ANY ((SELECT others FROM p)::uuid[]))`
 
-// claimSQL is Claim's one statement; {cursor} is the condition of its
-// cursor. $1 node, $2 window in µs on the database clock or NULL, $3 the
-// end of the window when $2 is NULL, $4 and $5 the cursor, $6 the limit.
+// unheld is the condition on a schedules row s that a claim returns it:
+// no live node owns it, or $1 does and it sorts after the cursor. A node
+// holds what it claimed in its heap already; only rows past its cursor
+// (an advanced record that entered the window) are news to it.
+const unheld = `(s.owner IS NULL OR (s.owner = $1::uuid AND {cursor})
+	OR (s.owner <> $1::uuid AND NOT s.owner = ANY ((SELECT others FROM p)::uuid[])))`
+
+// claimSQL is Claim's one statement; {cursor} is the condition that a
+// row sorts after the cursor. $1 node, $2 window in µs on the database
+// clock or NULL, $3 the end of the window when $2 is NULL, $4 and $5 the
+// cursor, $6 the limit.
 //
-//   - p reads the database clock once, ends the window on it, and checks
-//     that the node's lease is live: a node whose lease lapsed claims
-//     nothing, and takes a new identity before it claims again;
+//   - p reads the database clock once, ends the window on it, checks
+//     that the node's lease is live (a node whose lease lapsed claims
+//     nothing, and takes a new identity before it claims again), and
+//     lists the other live nodes;
 //   - cand locks, skipping rows other claims hold, the records in the
-//     window that no other live node owns, in (next_at, id) order;
+//     window that no live node owns, and those this node owns past the
+//     cursor, in (next_at, id) order: the rows it holds before the cursor
+//     are neither read into the result nor locked again, so its acks of
+//     them never wait for its own claim;
 //   - upd makes this node their owner (those it held already are not
 //     written again);
 //   - beyond reads the first records past the window, to find the first
@@ -45,11 +56,12 @@ const claimable = `(s.owner IS NULL OR s.owner = $1::uuid OR NOT EXISTS (
 const claimSQL = `WITH p AS MATERIALIZED (
 	SELECT now() AS db_now,
 		CASE WHEN $2::bigint IS NULL THEN $3::timestamptz ELSE now() + $2::bigint * interval '1 microsecond' END AS until,
-		EXISTS (SELECT 1 FROM {schema}.nodes WHERE id = $1::uuid AND lease_until > now()) AS live
+		EXISTS (SELECT 1 FROM {schema}.nodes WHERE id = $1::uuid AND lease_until > now()) AS live,
+		ARRAY(SELECT id FROM {schema}.nodes WHERE id <> $1::uuid AND lease_until > now()) AS others
 ), cand AS (
 	SELECT s.id, s.next_at, s.version FROM {schema}.schedules s
-	WHERE s.next_at <= (SELECT until FROM p) {cursor}
-		AND s.format = 1 AND ` + claimable + `
+	WHERE s.next_at <= (SELECT until FROM p)
+		AND s.format = 1 AND ` + unheld + `
 		AND (SELECT live FROM p)
 	ORDER BY s.next_at, s.id
 	LIMIT $6
@@ -58,14 +70,14 @@ const claimSQL = `WITH p AS MATERIALIZED (
 	UPDATE {schema}.schedules s SET owner = $1::uuid FROM cand
 	WHERE s.id = cand.id AND s.owner IS DISTINCT FROM $1::uuid
 ), beyond AS (
-	SELECT s.next_at, s.format = 1 AND ` + claimable + ` AS mine
+	SELECT s.next_at, s.format = 1 AND ` + free + ` AS mine
 	FROM {schema}.schedules s
 	WHERE s.next_at > (SELECT until FROM p)
 	ORDER BY s.next_at, s.id
 	LIMIT 256
 ), damaged AS (
 	SELECT s.id FROM {schema}.schedules s
-	WHERE s.next_at <= (SELECT until FROM p) {cursor} AND s.format <> 1
+	WHERE s.next_at <= (SELECT until FROM p) AND {cursor} AND s.format <> 1
 	ORDER BY s.next_at, s.id
 	LIMIT 100
 )
@@ -188,10 +200,10 @@ func newStatements(schema string) statements {
 			WHERE s.id = $1 ORDER BY h.seq DESC`),
 
 		// Without a cursor $4 and $5 are NULL, and typed here.
-		claim:      claim(`AND $4::timestamptz IS NULL AND $5::text IS NULL`),
-		claimAfter: claim(`AND (s.next_at, s.id) > ($4::timestamptz, $5::text)`),
+		claim:      claim(`($4::timestamptz IS NULL AND $5::text IS NULL)`),
+		claimAfter: claim(`(s.next_at, s.id) > ($4::timestamptz, $5::text)`),
 		// For a cursor id that text cannot hold, compared as bytes.
-		claimAfterBytes: claim(`AND s.next_at >= $4::timestamptz AND (s.next_at > $4::timestamptz OR convert_to(s.id, 'UTF8') > $5::bytea)`),
+		claimAfterBytes: claim(`(s.next_at >= $4::timestamptz AND (s.next_at > $4::timestamptz OR convert_to(s.id, 'UTF8') > $5::bytea))`),
 		// $1 id, $2 node.
 		confirm: r.Replace(`SELECT ` + rowCols + `,
 			coalesce(owner = $2::uuid, false) AND EXISTS (
