@@ -68,9 +68,11 @@
 // # Durability and concurrency
 //
 // Every writing method returns once its transaction committed (with the
-// server's synchronous_commit). A Store is safe for concurrent use. Acks
-// queued while a batch runs share the next one (one round trip and one
-// commit), each with its own fences; see ack.go. Create under
+// server's synchronous_commit). A Store is safe for concurrent use. It is
+// a [tickler.BatchAcker]: the acks of one AckMany, and Acks queued while a
+// batch runs, share one round trip and one commit, each with its own
+// fences, the plain ones (no history, no callback) as one statement over
+// arrays; see ack.go. Create under
 // [tickler.CreateParams.MaxPerAgent] or MaxBytesPerAgent counts (or sums
 // the size column, each row's [tickler.RecordSize], set by Create and
 // Update; migration 5 fills it for older rows) and inserts in one

@@ -458,3 +458,43 @@ func TestClaimReturnsWhatTheNodeHoldsOnlyPastTheCursor(t *testing.T) {
 		t.Fatalf("A's claim without a cursor = %v, want [r0 r1 r2]", got)
 	}
 }
+
+// TestAckManyIsFencedByOwner checks the array statements of plain acks:
+// each ack is fenced by owner and version as a single Ack is.
+func TestAckManyIsFencedByOwner(t *testing.T) {
+	t.Parallel()
+	a, b := twoNodes(t)
+	for _, id := range []string{"r1", "r2", "r3", "r4"} {
+		create(t, a, id, time.Now().Add(-time.Second))
+	}
+	if got := dueIDs(claimNow(t, a)); len(got) != 4 {
+		t.Fatalf("A claimed %v", got)
+	}
+	next := time.Now().Add(time.Hour)
+	acks := []tickler.AckParams{
+		{ID: "r1", Version: 1},
+		{ID: "r2", Version: 1, Next: next},
+		{ID: "r3", Version: 2},
+		{ID: "gone", Version: 1, Next: next},
+	}
+	for i, err := range b.AckMany(ctx, acks) {
+		if want := map[bool]error{true: tickler.ErrNotFound, false: tickler.ErrConflict}[i == 3]; !errors.Is(err, want) {
+			t.Fatalf("B's ack %+v of what A holds = %v, want %v", acks[i], err, want)
+		}
+	}
+	errs := a.AckMany(ctx, acks)
+	for i, want := range []error{nil, nil, tickler.ErrConflict, tickler.ErrNotFound} {
+		if !errors.Is(errs[i], want) || (want == nil && errs[i] != nil) {
+			t.Fatalf("A's ack %+v = %v, want %v", acks[i], errs[i], want)
+		}
+	}
+	if _, err := a.Get(ctx, "", "r1"); !errors.Is(err, tickler.ErrNotFound) {
+		t.Fatalf("r1 after its removing ack: %v", err)
+	}
+	if r, err := a.Get(ctx, "", "r2"); err != nil || r.Version != 2 || !r.Next.Equal(next.Truncate(time.Microsecond)) {
+		t.Fatalf("r2 after its advancing ack: %+v, %v", r, err)
+	}
+	if r, err := a.Get(ctx, "", "r3"); err != nil || r.Version != 1 {
+		t.Fatalf("r3 after a stale ack: %+v, %v", r, err)
+	}
+}

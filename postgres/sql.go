@@ -19,6 +19,7 @@ type statements struct {
 	confirm                            string
 
 	ackAdvance, ackDelete, ackHistory, ackExists string
+	ackAdvanceMany, ackDeleteMany                string
 }
 
 // free is the condition on a schedules row s that no live node owns it
@@ -234,6 +235,29 @@ func newStatements(schema string) statements {
 			RETURNING id
 		), ` + callbackCTE(4, `NULL::bigint`) + `
 		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
+		// The plain acks of many records (each named once) as arrays: $1
+		// ids, $2 versions, $3 node, $4 next_ats (ackAdvanceMany). Each
+		// returns the ids it applied to and the ids that existed before it
+		// (its snapshot), with the fences of ackAdvance and ackDelete row
+		// by row.
+		ackAdvanceMany: r.Replace(`WITH a AS (
+			SELECT * FROM unnest($1::text[], $2::bigint[], $4::timestamptz[]) AS a(id, version, next_at)
+		), u AS (
+			UPDATE {schema}.schedules s SET next_at = a.next_at, version = s.version + 1
+			FROM a
+			WHERE s.id = a.id AND s.version = a.version AND (s.owner IS NULL OR s.owner = $3::uuid)
+			RETURNING s.id
+		)
+		SELECT ARRAY(SELECT id FROM u), ARRAY(SELECT s.id FROM {schema}.schedules s JOIN a ON s.id = a.id)`),
+		ackDeleteMany: r.Replace(`WITH a AS (
+			SELECT * FROM unnest($1::text[], $2::bigint[]) AS a(id, version)
+		), u AS (
+			DELETE FROM {schema}.schedules s
+			USING a
+			WHERE s.id = a.id AND s.version = a.version AND (s.owner IS NULL OR s.owner = $3::uuid)
+			RETURNING s.id
+		)
+		SELECT ARRAY(SELECT id FROM u), ARRAY(SELECT s.id FROM {schema}.schedules s JOIN a ON s.id = a.id)`),
 		// $1 id, $2 outcome, $3 history limit, then the callback: no fences.
 		ackHistory: r.Replace(`WITH u AS (
 			UPDATE {schema}.schedules SET hist_seq = hist_seq + 1 WHERE id = $1

@@ -50,7 +50,10 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-var _ tickler.SharedStore = (*Store)(nil)
+var (
+	_ tickler.SharedStore = (*Store)(nil)
+	_ tickler.BatchAcker  = (*Store)(nil)
+)
 
 // New registers a node in the schema migrated by [Migrate] (the schema of
 // [WithSchema]) and returns its Store. The node's lease is renewed by a

@@ -94,7 +94,8 @@ type report struct {
 // timed is the node's store, timing the calls a firing makes.
 type timed struct {
 	*postgres.Store
-	claims, confirms, acks op
+	claims, confirms, acks, ackManys op
+	acked                            atomic.Int64
 }
 
 type op struct{ n, ns atomic.Int64 }
@@ -116,9 +117,16 @@ func (s *timed) Ack(ctx context.Context, p tickler.AckParams) error {
 	return s.Store.Ack(ctx, p)
 }
 
+// AckMany is timed per call; acked counts the acks of the calls.
+func (s *timed) AckMany(ctx context.Context, acks []tickler.AckParams) []error {
+	defer s.ackManys.add(time.Now())
+	s.acked.Add(int64(len(acks)))
+	return s.Store.AckMany(ctx, acks)
+}
+
 func (s *timed) calls() map[string][2]int64 {
-	m := map[string][2]int64{}
-	for name, o := range map[string]*op{"claim": &s.claims, "confirm": &s.confirms, "ack": &s.acks} {
+	m := map[string][2]int64{"acked": {s.acked.Load(), 0}}
+	for name, o := range map[string]*op{"claim": &s.claims, "confirm": &s.confirms, "ack": &s.acks, "ackmany": &s.ackManys} {
 		m[name] = [2]int64{o.n.Load(), o.ns.Load()}
 	}
 	return m
@@ -534,11 +542,14 @@ func benchIdle(pool *pgxpool.Pool) error {
 // their mean time.
 func callStats(r report) string {
 	out := ""
-	for _, name := range []string{"claim", "confirm", "ack"} {
+	for _, name := range []string{"claim", "confirm", "ack", "ackmany"} {
 		c := r.Calls[name]
 		if c[0] > 0 {
 			out += fmt.Sprintf("%s %d × %v  ", name, c[0], time.Duration(c[1]/c[0]).Round(time.Microsecond))
 		}
+	}
+	if n := r.Calls["acked"][0]; n > 0 {
+		out += fmt.Sprintf("(%d acks in AckMany)", n)
 	}
 	return out
 }
