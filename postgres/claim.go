@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tickler-go/tickler"
 )
 
@@ -110,32 +108,4 @@ func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (
 		errs = append(errs, &RecordError{ID: id, Err: errors.New("format not one this release reads; not claimed")})
 	}
 	return res, live, errors.Join(errs...), nil
-}
-
-// Confirm implements [tickler.SharedStore]: the record id if this node
-// owns it and its lease is live on the database's clock, ErrNotFound if
-// it is gone, ErrConflict otherwise (another node took it over, an Update
-// freed it, or this node's lease lapsed). The dispatcher calls it before
-// each delivery: after Delete returns on any node, Confirm of the record
-// on every node returns ErrNotFound.
-func (s *Store) Confirm(ctx context.Context, id string) (*tickler.Record, error) {
-	if s.closed() {
-		return nil, ErrClosed
-	}
-	if !storable(id) {
-		return nil, tickler.ErrNotFound
-	}
-	node, _ := s.identity(false)
-	var w row
-	var held bool
-	err := s.pool.QueryRow(ctx, s.sql.confirm, id, node).Scan(append(w.dest(), &held)...)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil, tickler.ErrNotFound
-	case err != nil:
-		return nil, fmt.Errorf("postgres: confirm %s: %w", id, err)
-	case !held:
-		return nil, tickler.ErrConflict
-	}
-	return w.decode()
 }

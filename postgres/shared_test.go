@@ -498,3 +498,51 @@ func TestAckManyIsFencedByOwner(t *testing.T) {
 		t.Fatalf("r3 after a stale ack: %+v, %v", r, err)
 	}
 }
+
+// TestConcurrentConfirmsEachGetTheirOwnAnswer checks the confirms that
+// share a statement: each caller gets the answer for its own id (its
+// record, ErrConflict for another node's, ErrNotFound for a deleted one),
+// two callers of one id included.
+func TestConcurrentConfirmsEachGetTheirOwnAnswer(t *testing.T) {
+	t.Parallel()
+	a, b := twoNodes(t)
+	const n = 60
+	for i := range n {
+		create(t, a, fmt.Sprintf("a%02d", i), time.Now().Add(-time.Second))
+	}
+	claimNow(t, a)
+	for i := range n {
+		create(t, b, fmt.Sprintf("b%02d", i), time.Now().Add(-time.Second))
+	}
+	claimNow(t, b)
+	for i := 0; i < n; i += 3 {
+		if err := b.Delete(ctx, "", fmt.Sprintf("a%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		for _, id := range []string{fmt.Sprintf("a%02d", i), fmt.Sprintf("a%02d", i), fmt.Sprintf("b%02d", i)} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := a.Confirm(ctx, id)
+				switch {
+				case id[0] == 'b':
+					if !errors.Is(err, tickler.ErrConflict) {
+						t.Errorf("Confirm(%s) of B's record = %v, want ErrConflict", id, err)
+					}
+				case i%3 == 0:
+					if !errors.Is(err, tickler.ErrNotFound) {
+						t.Errorf("Confirm(%s) of a deleted record = %v, want ErrNotFound", id, err)
+					}
+				case err != nil || r.ID != id:
+					t.Errorf("Confirm(%s) = %+v, %v", id, r, err)
+				default:
+					r.Message.Messages = nil // a caller's copy is its own
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}

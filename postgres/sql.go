@@ -205,11 +205,12 @@ func newStatements(schema string) statements {
 		claimAfter: claim(`(s.next_at, s.id) > ($4::timestamptz, $5::text)`),
 		// For a cursor id that text cannot hold, compared as bytes.
 		claimAfterBytes: claim(`(s.next_at >= $4::timestamptz AND (s.next_at > $4::timestamptz OR convert_to(s.id, 'UTF8') > $5::bytea))`),
-		// $1 id, $2 node.
+		// $1 ids, $2 node: a row for each record that exists, and
+		// whether the node holds it under a live lease.
 		confirm: r.Replace(`SELECT ` + rowCols + `,
 			coalesce(owner = $2::uuid, false) AND EXISTS (
 				SELECT 1 FROM {schema}.nodes WHERE id = $2::uuid AND lease_until > now())
-			FROM {schema}.schedules WHERE id = $1`),
+			FROM {schema}.schedules WHERE id = ANY ($1::text[])`),
 
 		// Each ack statement returns (applied, exists). $1 id, $2 version,
 		// $3 node, $4 next_at, $5 outcome or NULL, $6 history limit, then

@@ -40,8 +40,9 @@ type Store struct {
 
 	renewMu sync.Mutex // serialises identity changes; taken before mu
 
-	hints chan struct{} // nil with WithPollOnly
-	acks  chan *ackOp   // to the ack committer
+	hints    chan struct{}   // nil with WithPollOnly
+	acks     chan *ackOp     // to the ack committer
+	confirms chan *confirmOp // to the confirmer
 
 	stop      context.CancelFunc // stops the heartbeat and the listener
 	stopBeat  context.CancelFunc // stops the heartbeat alone (tests)
@@ -77,15 +78,16 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		return nil, fmt.Errorf("%w: schema %s is at version %d, this release needs %d", ErrNotMigrated, o.schema, v, LatestVersion())
 	}
 	s := &Store{
-		pool:    pool,
-		o:       o,
-		sql:     newStatements(o.quoted()),
-		agents:  newAgentSQL(o.quoted()),
-		outbox:  newOutboxSQL(o.quoted()),
-		admin:   newAdminSQL(o.quoted()),
-		self:    uuid.NewString(),
-		acks:    make(chan *ackOp),
-		stopped: make(chan struct{}),
+		pool:     pool,
+		o:        o,
+		sql:      newStatements(o.quoted()),
+		agents:   newAgentSQL(o.quoted()),
+		outbox:   newOutboxSQL(o.quoted()),
+		admin:    newAdminSQL(o.quoted()),
+		self:     uuid.NewString(),
+		acks:     make(chan *ackOp),
+		confirms: make(chan *confirmOp),
+		stopped:  make(chan struct{}),
 	}
 	node, err := s.register(ctx)
 	if err != nil {
@@ -94,11 +96,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	s.node = node
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Add(2)
+	s.wg.Add(3)
 	beat, stopBeat := context.WithCancel(bg)
 	s.stopBeat = stopBeat
 	go s.heartbeat(beat)
 	go s.commitAcks()
+	go s.runConfirmer()
 	if !o.pollOnly {
 		s.hints = make(chan struct{}, 1)
 		s.wg.Add(1)
