@@ -262,7 +262,10 @@ type ClaimResult struct {
 	// claimed before is no longer its own.
 	Reset bool
 	// Skew, from a [SharedStore], is how far the caller's clock is ahead
-	// of the store's (negative if behind), as measured by this claim.
+	// of the store's (negative if behind), as measured by this claim:
+	// ClaimParams.Now minus the store's clock read at some moment during
+	// the call, the later the tighter (the caller adds how long the call
+	// took, to fire never early).
 	Skew time.Duration
 	// Next is the next occurrence of the first record beyond Until, or the
 	// zero time if there is none, so that the caller can sleep until then.

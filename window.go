@@ -133,9 +133,9 @@ func (d *dispatcher) needClaimLocked(now, t time.Time) bool {
 // Over a shared store the cursor is on the store's clock and bounds only
 // what this node holds (see SharedStore): each claim returns what no live
 // node holds from the start of the window, and what this node holds past
-// the cursor. The cursor moves to the end of the store's window (Until
-// minus the skew the claim measured), or to the last record of a full
-// claim, never back; after a Reset, the node holds nothing from before,
+// the cursor. The cursor moves to the end of the store's window, or
+// just short of it (Until minus the skew this node fires with), or to the
+// last record of a full claim, never back; after a Reset, the node holds nothing from before,
 // and the cursor is where this claim left it.
 //
 // It reads the store without d.mu. Meanwhile, offers are queued in recent
@@ -188,19 +188,22 @@ func (d *dispatcher) claim(ctx context.Context) error {
 			d.cursor = Due{}
 			d.notify()
 		}
+		// The store read its clock at some moment of the claim, up to
+		// took after now: res.Skew is low by up to took. The highest skew
+		// the claim allows fires late by that much at most, never early.
+		d.skew = res.Skew + max(took, 0)
 		// The cursor, on the store's clock: the store's window ended at
-		// its clock's reading plus Until − Now, which is Until − res.Skew.
-		reach := Due{At: until.Add(-res.Skew), ID: maxID}
+		// its clock's reading at the claim's start plus Until − Now,
+		// which is at or after Until − d.skew (its reading for res.Skew
+		// came at most took later). Short of the end, it is safe: a
+		// record this node holds between the two comes back once more.
+		reach := Due{At: until.Add(-d.skew), ID: maxID}
 		if full {
 			reach = res.Due[len(res.Due)-1]
 		}
 		if d.cursor.Before(reach) {
 			d.cursor = reach
 		}
-		// The store read its clock at some moment of the claim, up to
-		// took after now: res.Skew is low by up to took. The highest skew
-		// the claim allows fires late by that much at most, never early.
-		d.skew = res.Skew + max(took, 0)
 		for i := range res.Due {
 			res.Due[i].At = res.Due[i].At.Add(d.skew)
 		}

@@ -20,9 +20,13 @@ import (
 // p.After it returns everything this node holds in the window.
 //
 // The window is measured on the database's clock: it ends at its now()
-// plus p.Until − p.Now. A zero p.Now makes p.Until an instant on the
-// database's clock (the conformance suite, and any caller that has no
-// clock of its own, claims so); Skew is then zero.
+// (the statement's start) plus p.Until − p.Now. Skew is p.Now minus the
+// database's clock as the statement ends, so that Skew plus the time the
+// call took bounds the caller's clock's lead from above by the round
+// trip's return alone, and Until − Skew − that time is at or before the
+// window's end. A zero p.Now makes p.Until an instant on the database's
+// clock (the conformance suite, and any caller that has no clock of its
+// own, claims so); Skew is then zero.
 //
 // If this node's lease lapsed (it was paused or cut off longer than the
 // lease), Claim takes a new identity first and reports Reset: the claim
@@ -77,7 +81,7 @@ func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (
 		}
 	}
 	var (
-		dbNow               time.Time
+		dbNow, dbEnd        time.Time
 		ids                 []string
 		ats                 []time.Time
 		versions            []int64
@@ -86,7 +90,7 @@ func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (
 		bad                 []string
 	)
 	err = s.pool.QueryRow(ctx, q, node, window, p.Until, afterAt, afterID, p.Limit).
-		Scan(&dbNow, &live, &ids, &ats, &versions, &firstMine, &seen, &lastSeen, &bad)
+		Scan(&dbNow, &live, &ids, &ats, &versions, &firstMine, &seen, &lastSeen, &bad, &dbEnd)
 	if err != nil {
 		return res, false, nil, fmt.Errorf("postgres: claim: %w", err)
 	}
@@ -101,7 +105,11 @@ func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (
 		res.Next = lastSeen.UTC()
 	}
 	if !p.Now.IsZero() {
-		res.Skew = p.Now.Sub(dbNow)
+		// Measured against the clock's last reading, which the
+		// statement took just before it answered, not its first: the
+		// caller adds how long the claim took to bound its skew from
+		// above, and the statement's own run then does not count.
+		res.Skew = p.Now.Sub(dbEnd)
 	}
 	var errs []error
 	for _, id := range bad {

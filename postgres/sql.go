@@ -53,7 +53,9 @@ const unheld = `(s.owner IS NULL OR (s.owner = $1::uuid AND {cursor})
 //     this node could claim (its Next), or where to look again when 256
 //     in a row belong to other nodes;
 //   - damaged finds records in the window in a format this release cannot
-//     read, which it reports and leaves to a release that can.
+//     read, which it reports and leaves to a release that can;
+//   - the last column reads the database's clock once more, as late as
+//     the statement can, for the skew (see Claim).
 const claimSQL = `WITH p AS MATERIALIZED (
 	SELECT now() AS db_now,
 		CASE WHEN $2::bigint IS NULL THEN $3::timestamptz ELSE now() + $2::bigint * interval '1 microsecond' END AS until,
@@ -89,7 +91,8 @@ SELECT p.db_now, p.live,
 	(SELECT min(next_at) FILTER (WHERE mine) FROM beyond),
 	(SELECT count(*) FROM beyond),
 	(SELECT max(next_at) FROM beyond),
-	coalesce((SELECT array_agg(id) FROM damaged), '{}')
+	coalesce((SELECT array_agg(id) FROM damaged), '{}'),
+	clock_timestamp()
 FROM p`
 
 // callbackCTE is the CTE c of an ack statement that inserts the ack's
