@@ -323,7 +323,7 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		d.rounds++ // waitIdle's barrier: what the loop received before is handled
 		d.notify()
 		now := clk.Now()
-		claimDue := d.needClaimLocked(now, now.Add(d.cfg.lookahead)) && !now.Before(retryClaim)
+		claimDue := d.needClaimLocked(now, now.Add(d.claimLead())) && !now.Before(retryClaim)
 		d.mu.Unlock()
 		if claimDue {
 			switch err := d.claim(ctx); {
@@ -360,7 +360,7 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		case d.full:
 			wait = 0
 		case !d.storeNext.IsZero():
-			wait = min(wait, d.storeNext.Sub(now)-d.cfg.lookahead)
+			wait = min(wait, d.storeNext.Sub(now)-d.claimLead())
 		}
 		if d.cfg.shared != nil {
 			wait = min(wait, d.lastClaim.Add(d.cfg.pollInterval).Sub(now))

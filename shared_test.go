@@ -2,6 +2,7 @@ package tickler_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -325,4 +326,39 @@ func (c *cursorLog) afters() []tickler.Due {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.log)
+}
+
+// TestSharedStoreStreamIsClaimedPerPoll checks that a stream of records
+// due a millisecond apart does not make a node claim again at every
+// millisecond that brings one into the window: its polls claim them.
+func TestSharedStoreStreamIsClaimedPerPoll(t *testing.T) {
+	t.Parallel()
+	store := &cursorLog{fakeShared: newFakeShared(0)}
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+	b.Settle()
+	for i := range 500 {
+		at := ticklertest.Epoch().Add(6*time.Second + time.Duration(i)*time.Millisecond)
+		r := &tickler.Record{ID: fmt.Sprintf("r%04d", i), AgentID: "agent-1", Message: tickler.MessageCreate{Messages: userText("x")},
+			Schedule: tickler.At(at), Next: at}
+		if err := store.Create(ctx, r, tickler.CreateParams{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// In small steps: a claim measures how long it took on the clock, and
+	// a fake clock that jumps while a claim runs would make the node
+	// fire that much later.
+	advance := func(d time.Duration) {
+		for range d / (10 * time.Millisecond) {
+			b.Advance(10 * time.Millisecond)
+		}
+	}
+	before := len(store.afters())
+	advance(3 * time.Second)
+	if n := len(store.afters()) - before; n > 10 {
+		t.Fatalf("%d claims in 3 s with a poll interval of 1 s", n)
+	}
+	advance(4 * time.Second)
+	if n := len(b.Recorder.Deliveries()); n != 500 {
+		t.Fatalf("delivered %d of 500", n)
+	}
 }

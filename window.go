@@ -127,6 +127,18 @@ func (d *dispatcher) needClaimLocked(now, t time.Time) bool {
 	return d.cfg.shared != nil && (d.hinted || !now.Before(d.lastClaim.Add(d.cfg.pollInterval)))
 }
 
+// claimLead is how long before the earliest stored occurrence beyond the
+// cursor (storeNext) the loop claims it: the look-ahead. Over a shared
+// store, half of it: each poll claims the whole window anyway, and a
+// stream of records due a millisecond apart would otherwise make the node
+// claim again as soon as each claim returned, a few records at a time.
+func (d *dispatcher) claimLead() time.Duration {
+	if d.cfg.shared != nil {
+		return d.cfg.lookahead / 2
+	}
+	return d.cfg.lookahead
+}
+
 // claim loads, from the store, what falls due within the look-ahead, and
 // moves the cursor to the end of what it loaded.
 //

@@ -432,6 +432,7 @@ func benchLateness(pool *pgxpool.Pool) error {
 	}
 	var lat []int64
 	for _, r := range stopNodes(ns) {
+		fmt.Fprintf(os.Stderr, "node: %s\n", callStats(r))
 		lat = append(lat, r.Lateness...)
 	}
 	slices.Sort(lat)
