@@ -90,7 +90,7 @@ func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (
 		bad                 []string
 	)
 	err = s.pool.QueryRow(ctx, q, node, window, p.Until, afterAt, afterID, p.Limit).
-		Scan(&dbNow, &live, &ids, &ats, &versions, &firstMine, &seen, &lastSeen, &bad, &dbEnd)
+		Scan(&dbNow, &live, &ids, &ats, &versions, &firstMine, &seen, &lastSeen, &bad, nil, &dbEnd)
 	if err != nil {
 		return res, false, nil, fmt.Errorf("postgres: claim: %w", err)
 	}

@@ -55,7 +55,9 @@ const unheld = `(s.owner IS NULL OR (s.owner = $1::uuid AND {cursor})
 //   - damaged finds records in the window in a format this release cannot
 //     read, which it reports and leaves to a release that can;
 //   - the last column reads the database's clock once more, as late as
-//     the statement can, for the skew (see Claim).
+//     the statement can, for the skew (see Claim): after the column
+//     before it made upd run (a data-modifying CTE that nothing reads
+//     runs after the main query, past the clock's reading).
 const claimSQL = `WITH p AS MATERIALIZED (
 	SELECT now() AS db_now,
 		CASE WHEN $2::bigint IS NULL THEN $3::timestamptz ELSE now() + $2::bigint * interval '1 microsecond' END AS until,
@@ -72,6 +74,7 @@ const claimSQL = `WITH p AS MATERIALIZED (
 ), upd AS (
 	UPDATE {schema}.schedules s SET owner = $1::uuid FROM cand
 	WHERE s.id = cand.id AND s.owner IS DISTINCT FROM $1::uuid
+	RETURNING 1
 ), beyond AS (
 	SELECT s.next_at, s.format = 1 AND ` + free + ` AS mine
 	FROM {schema}.schedules s
@@ -92,6 +95,7 @@ SELECT p.db_now, p.live,
 	(SELECT count(*) FROM beyond),
 	(SELECT max(next_at) FROM beyond),
 	coalesce((SELECT array_agg(id) FROM damaged), '{}'),
+	(SELECT count(*) FROM upd),
 	clock_timestamp()
 FROM p`
 

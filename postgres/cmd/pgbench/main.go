@@ -95,7 +95,7 @@ type report struct {
 type timed struct {
 	*postgres.Store
 	claims, confirms, acks, ackManys op
-	acked                            atomic.Int64
+	acked, maxSkew                   atomic.Int64
 }
 
 type op struct{ n, ns atomic.Int64 }
@@ -103,8 +103,14 @@ type op struct{ n, ns atomic.Int64 }
 func (o *op) add(t time.Time) { o.n.Add(1); o.ns.Add(int64(time.Since(t))) }
 
 func (s *timed) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
-	defer s.claims.add(time.Now())
-	return s.Store.Claim(ctx, p)
+	t0 := time.Now()
+	defer s.claims.add(t0)
+	res, err := s.Store.Claim(ctx, p)
+	// The skew the dispatcher fires with: the claim's, plus its duration.
+	if sk := int64(res.Skew + time.Since(t0)); err == nil && sk > s.maxSkew.Load() {
+		s.maxSkew.Store(sk)
+	}
+	return res, err
 }
 
 func (s *timed) Confirm(ctx context.Context, id string) (*tickler.Record, error) {
@@ -125,7 +131,7 @@ func (s *timed) AckMany(ctx context.Context, acks []tickler.AckParams) []error {
 }
 
 func (s *timed) calls() map[string][2]int64 {
-	m := map[string][2]int64{"acked": {s.acked.Load(), 0}}
+	m := map[string][2]int64{"acked": {s.acked.Load(), 0}, "skew": {s.maxSkew.Load(), 0}}
 	for name, o := range map[string]*op{"claim": &s.claims, "confirm": &s.confirms, "ack": &s.acks, "ackmany": &s.ackManys} {
 		m[name] = [2]int64{o.n.Load(), o.ns.Load()}
 	}
@@ -433,6 +439,14 @@ func benchLateness(pool *pgxpool.Pool) error {
 	var lat []int64
 	for _, r := range stopNodes(ns) {
 		fmt.Fprintf(os.Stderr, "node: %s\n", callStats(r))
+		// The worst lateness of each tenth of the node's deliveries, in
+		// the order they began: a slow start, or stalls at each claim?
+		var worst []string
+		for i := 0; i < 10 && len(r.Lateness) >= 10; i++ {
+			part := r.Lateness[i*len(r.Lateness)/10 : (i+1)*len(r.Lateness)/10]
+			worst = append(worst, (time.Duration(slices.Max(part)) * time.Microsecond).Round(time.Millisecond).String())
+		}
+		fmt.Fprintf(os.Stderr, "      worst by tenth: %v\n", worst)
 		lat = append(lat, r.Lateness...)
 	}
 	slices.Sort(lat)
@@ -549,6 +563,7 @@ func callStats(r report) string {
 			out += fmt.Sprintf("%s %d × %v  ", name, c[0], time.Duration(c[1]/c[0]).Round(time.Microsecond))
 		}
 	}
+	out += fmt.Sprintf("max skew %v  ", time.Duration(r.Calls["skew"][0]).Round(time.Microsecond))
 	if n := r.Calls["acked"][0]; n > 0 {
 		out += fmt.Sprintf("(%d acks in AckMany)", n)
 	}
