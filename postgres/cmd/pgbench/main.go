@@ -39,6 +39,7 @@ var (
 	fireN    = flag.Int("n", 300000, "one-time schedules of the throughput run, all due at one instant")
 	rate     = flag.Int("rate", 5000, "firings per second of the lateness run")
 	rateFor  = flag.Duration("rate-for", 10*time.Second, "how long the lateness run lasts")
+	killN    = flag.Int("kill-n", 3000, "records of the kill run, due over 3 s (3000: 1,000/s)")
 	idleFor  = flag.Duration("idle-for", 20*time.Second, "how long the idle run lasts")
 	poolSize = flag.Int("pool", 16, "connections per node")
 	workers  = flag.Int("concurrency", 64, "deliveries at once per node (tickler.WithConcurrency)")
@@ -458,7 +459,7 @@ func benchLateness(pool *pgxpool.Pool) error {
 	return nil
 }
 
-// benchKill: 3,000 records due over 3 s from 6 s ahead (1,000/s); half a
+// benchKill: -kill-n records (3,000) due over 3 s from 6 s ahead; half a
 // second before the first is due, the node holding most of them is
 // SIGKILLed. The default lease (3 s) and heartbeat (1 s).
 func benchKill(pool *pgxpool.Pool) error {
@@ -466,9 +467,9 @@ func benchKill(pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
-	const n = 3000
+	n := *killN
 	due := time.Now().Add(6 * time.Second)
-	last, err := insert(pool, n, due, 3*time.Second/n)
+	last, err := insert(pool, n, due, 3*time.Second/time.Duration(n))
 	if err != nil {
 		return err
 	}
