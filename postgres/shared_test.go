@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/postgres"
 	"github.com/tickler-go/tickler/storetest"
@@ -545,4 +548,49 @@ func TestConcurrentConfirmsEachGetTheirOwnAnswer(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// TestHeartbeatDoesNotWaitForABusyPool checks that a node whose pool is
+// busy keeps its lease: the heartbeat renews on a connection of its own.
+// The node's only pool connection is held for longer than a lease, as
+// workers would hold them all under load; its lease must still be live.
+func TestHeartbeatDoesNotWaitForABusyPool(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	cfg := pool.Config().Copy()
+	cfg.MaxConns = 1
+	busy, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	s, err := postgres.New(ctx, busy, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := busy.Acquire(ctx) // the pool's only connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	var until time.Time
+	if err := pool.QueryRow(ctx, `SELECT lease_until FROM `+pgx.Identifier{schema}.Sanitize()+`.nodes WHERE id = $1::uuid`,
+		postgres.Node(s)).Scan(&until); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the database's clock to pass the lease held when the pool went busy", func() bool {
+		var past bool
+		return pool.QueryRow(ctx, `SELECT now() > $1::timestamptz + interval '500 ms'`, until).Scan(&past) == nil && past
+	})
+	var live bool
+	if err := pool.QueryRow(ctx, `SELECT coalesce(bool_or(lease_until > now()), false) FROM `+pgx.Identifier{schema}.Sanitize()+`.nodes WHERE id = $1::uuid`,
+		postgres.Node(s)).Scan(&live); err != nil {
+		t.Fatal(err)
+	}
+	conn.Release()
+	if !live {
+		t.Fatal("the node's lease lapsed while its pool was busy: the heartbeat waited for a pool connection")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
