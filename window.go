@@ -145,10 +145,10 @@ func (d *dispatcher) claimLead() time.Duration {
 // Over a shared store the cursor is on the store's clock and bounds only
 // what this node holds (see SharedStore): each claim returns what no live
 // node holds from the start of the window, and what this node holds past
-// the cursor. The cursor moves to the end of the store's window, or
-// just short of it (Until minus the skew this node fires with), or to the
-// last record of a full claim, never back; after a Reset, the node holds nothing from before,
-// and the cursor is where this claim left it.
+// the cursor. The cursor moves to the end of the store's window, or just
+// short of it (Until minus the skew this node fires with), or to the last
+// record of a full claim, never back; after a Reset, the node holds
+// nothing from before, and the cursor is where this claim left it.
 //
 // It reads the store without d.mu. Meanwhile, offers are queued in recent
 // and deletes noted in forgotten; once the store answers, what it

@@ -127,6 +127,12 @@ func (s *Store) confirmMany(node string, ops []*confirmOp) {
 			err = rows.Err()
 		}
 	}
+	// Two confirms of one id share nothing: each but the last gets a copy,
+	// made before the record is handed to anyone.
+	left := make(map[string]int, len(ops))
+	for _, op := range ops {
+		left[op.id]++
+	}
 	for _, op := range ops {
 		switch c, ok := found[op.id]; {
 		case err != nil:
@@ -134,8 +140,8 @@ func (s *Store) confirmMany(node string, ops []*confirmOp) {
 		case !ok:
 			op.done <- confirmed{err: tickler.ErrNotFound}
 		default:
-			if c.r != nil && len(ops) > 1 {
-				c.r = c.r.Clone() // two confirms of one id share nothing
+			if left[op.id]--; c.r != nil && left[op.id] > 0 {
+				c.r = c.r.Clone()
 			}
 			op.done <- c
 		}
