@@ -362,3 +362,38 @@ func TestSharedStoreStreamIsClaimedPerPoll(t *testing.T) {
 		t.Fatalf("delivered %d of 500", n)
 	}
 }
+
+// TestSharedStoreSlowClaimDoesNotHoldUpFiring checks that a claim's round
+// trip does not stop the dispatcher from firing what it holds: with
+// claims that take 900 ms of every 1 s poll, an occurrence due meanwhile
+// starts on time, not when the claim returns.
+func TestSharedStoreSlowClaimDoesNotHoldUpFiring(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var started atomic.Value
+		s, err := tickler.New(slowClaims{newFakeShared(0), 900 * time.Millisecond},
+			tickler.DelivererFunc(func(context.Context, *tickler.Delivery) (tickler.Result, error) {
+				started.Store(time.Now())
+				return tickler.Result{}, nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Stop(context.Background())
+		due := time.Now().Add(3500 * time.Millisecond).Truncate(time.Millisecond)
+		if _, err := s.Create(t.Context(), "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(due)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		at, ok := started.Load().(time.Time)
+		if !ok {
+			t.Fatal("never delivered")
+		}
+		if late := at.Sub(due); late < 0 || late > 100*time.Millisecond {
+			t.Fatalf("delivered %v after its occurrence: the claim in progress held up firing", late)
+		}
+	})
+}

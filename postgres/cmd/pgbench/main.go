@@ -99,9 +99,15 @@ type timed struct {
 	acked, maxSkew                   atomic.Int64
 }
 
-type op struct{ n, ns atomic.Int64 }
+type op struct{ n, ns, max atomic.Int64 }
 
-func (o *op) add(t time.Time) { o.n.Add(1); o.ns.Add(int64(time.Since(t))) }
+func (o *op) add(t time.Time) {
+	d := int64(time.Since(t))
+	o.n.Add(1)
+	o.ns.Add(d)
+	for m := o.max.Load(); d > m && !o.max.CompareAndSwap(m, d); m = o.max.Load() {
+	}
+}
 
 func (s *timed) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
 	t0 := time.Now()
@@ -135,6 +141,7 @@ func (s *timed) calls() map[string][2]int64 {
 	m := map[string][2]int64{"acked": {s.acked.Load(), 0}, "skew": {s.maxSkew.Load(), 0}}
 	for name, o := range map[string]*op{"claim": &s.claims, "confirm": &s.confirms, "ack": &s.acks, "ackmany": &s.ackManys} {
 		m[name] = [2]int64{o.n.Load(), o.ns.Load()}
+		m[name+".max"] = [2]int64{o.max.Load(), 0}
 	}
 	return m
 }
@@ -561,7 +568,8 @@ func callStats(r report) string {
 	for _, name := range []string{"claim", "confirm", "ack", "ackmany"} {
 		c := r.Calls[name]
 		if c[0] > 0 {
-			out += fmt.Sprintf("%s %d × %v  ", name, c[0], time.Duration(c[1]/c[0]).Round(time.Microsecond))
+			out += fmt.Sprintf("%s %d × %v (max %v)  ", name, c[0], time.Duration(c[1]/c[0]).Round(time.Microsecond),
+				time.Duration(r.Calls[name+".max"][0]).Round(time.Millisecond))
 		}
 	}
 	out += fmt.Sprintf("max skew %v  ", time.Duration(r.Calls["skew"][0]).Round(time.Microsecond))
