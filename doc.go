@@ -119,6 +119,12 @@
 // agent busy parks the job in the agent's queue and is free again; the
 // job that frees the agent's slot hands it to the earliest parked job.
 //
+// The loop makes the claims too, one at a time. Over a [SharedStore] it
+// starts each on a goroutine of its own and goes on handing out what is
+// due while the claim's round trip lasts; the claim reconciles with what
+// ran meanwhile as it does with offers, deletes and workers (recent,
+// forgotten, flights), and the loop waits for it before it returns.
+//
 // The recorder's queue has a mutex of its own, recorder.mu, taken with
 // d.mu not held; the recorder goroutine calls AckMany with neither held,
 // then settles each job under d.mu, as a worker's finish does.
