@@ -106,7 +106,7 @@ type dispatcher struct {
 
 	// The window over the store; see window.go.
 	loaded    bool      // the first claim has been made
-	cursor    Due       // every stored occurrence at or before it is in heap or flight
+	cursor    Due       // every stored occurrence at or before it is in heap or flight; over a shared store, every one this node holds, on the store's clock
 	full      bool      // the last claim filled its batch: more may be due
 	storeNext time.Time // earliest known stored occurrence after cursor; zero if none
 	claiming  bool      // a claim reads the store; offers wait in recent
@@ -326,26 +326,53 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 	hints := d.hints
 	var retryClaim time.Time // after a failed claim, the next one waits
 	var timer Timer          // the last wait's, reused if it can be reset
+	claimed := func(err error) {
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, ErrDamaged):
+			// The others were claimed; these stay in the store, named,
+			// for an operator to delete (the next Start fails on them).
+			d.cfg.logger.Error("tickler: skipping stored scheduled messages that cannot be decoded", "err", err)
+		default:
+			retryClaim = clk.Now().Add(claimRetry)
+			d.cfg.logger.Error("tickler: claiming due schedules failed; retrying", "err", err, "in", claimRetry)
+		}
+	}
+	// Over a shared store a claim takes a round trip that may last long
+	// (it leases thousands of rows), so it runs on a goroutine of its own
+	// and the loop goes on handing out what is due meanwhile; claimDone,
+	// owned by the loop, is non-nil while one runs and receives its error.
+	// The loop waits for it before it returns.
+	var claimDone chan error
+	defer func() {
+		if claimDone != nil {
+			<-claimDone
+		}
+	}()
 	for {
 		if ctx.Err() != nil {
 			return
+		}
+		if claimDone != nil {
+			select {
+			case err := <-claimDone:
+				claimDone = nil
+				claimed(err)
+			default:
+			}
 		}
 		d.mu.Lock()
 		d.rounds++ // waitIdle's barrier: what the loop received before is handled
 		d.notify()
 		now := clk.Now()
-		claimDue := d.needClaimLocked(now, now.Add(d.cfg.lookahead)) && !now.Before(retryClaim)
+		claimDue := claimDone == nil && d.needClaimLocked(now, now.Add(d.claimLead())) && !now.Before(retryClaim)
 		d.mu.Unlock()
 		if claimDue {
-			switch err := d.claim(ctx); {
-			case err == nil || ctx.Err() != nil:
-			case errors.Is(err, ErrDamaged):
-				// The others were claimed; these stay in the store, named,
-				// for an operator to delete (the next Start fails on them).
-				d.cfg.logger.Error("tickler: skipping stored scheduled messages that cannot be decoded", "err", err)
-			default:
-				retryClaim = clk.Now().Add(claimRetry)
-				d.cfg.logger.Error("tickler: claiming due schedules failed; retrying", "err", err, "in", claimRetry)
+			if d.cfg.shared != nil {
+				claimDone = make(chan error, 1)
+				go func(done chan<- error) { done <- d.claim(ctx) }(claimDone)
+			} else {
+				claimed(d.claim(ctx))
 			}
 		}
 
@@ -366,14 +393,16 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		}
 		wait := d.waitLocked(now)
 		switch {
+		case claimDone != nil:
+			// The claim running wakes the loop when it ends.
 		case retryClaim.After(now):
 			wait = min(wait, retryClaim.Sub(now))
 		case d.full:
 			wait = 0
 		case !d.storeNext.IsZero():
-			wait = min(wait, d.storeNext.Sub(now)-d.cfg.lookahead)
+			wait = min(wait, d.storeNext.Sub(now)-d.claimLead())
 		}
-		if d.cfg.shared != nil {
+		if d.cfg.shared != nil && claimDone == nil {
 			wait = min(wait, d.lastClaim.Add(d.cfg.pollInterval).Sub(now))
 			if d.hinted {
 				wait = 0
@@ -391,6 +420,9 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 		case <-ctx.Done():
 			timer.Stop()
 			return
+		case err := <-claimDone: // nil, never ready, when none runs
+			claimDone = nil
+			claimed(err)
 		case <-d.kick:
 		case <-timer.C():
 		case <-hints:

@@ -80,7 +80,10 @@
 // is held by a flight (an occurrence on a worker, or parked for its
 // agent). Beyond the cursor, the dispatcher knows only storeNext, the
 // earliest stored occurrence it was told of, and claims again when it
-// enters the window.
+// enters the window. Over a [SharedStore] the cursor is on the store's
+// clock and covers only what this node holds: each claim returns what no
+// live node holds from the start of the window, and what this node holds
+// past the cursor, so a node neither reads nor locks again what it holds.
 //
 // Create, Update, Pause and Resume offer the record's new occurrence after
 // the store returned: within the cursor it is pushed (replacing an older
@@ -116,6 +119,12 @@
 // worker and, with an agent limit, only its agent. A worker that finds its
 // agent busy parks the job in the agent's queue and is free again; the
 // job that frees the agent's slot hands it to the earliest parked job.
+//
+// The loop makes the claims too, one at a time. Over a [SharedStore] it
+// starts each on a goroutine of its own and goes on handing out what is
+// due while the claim's round trip lasts; the claim reconciles with what
+// ran meanwhile as it does with offers, deletes and workers (recent,
+// forgotten, flights), and the loop waits for it before it returns.
 //
 // The recorder's queue has a mutex of its own, recorder.mu, taken with
 // d.mu not held; the recorder goroutine calls AckMany with neither held,

@@ -2,6 +2,8 @@ package tickler_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,16 +34,32 @@ func newFakeShared(skew time.Duration) *fakeShared {
 	return &fakeShared{Store: memory.New(), owner: map[string]string{}, skew: skew, hints: make(chan struct{}, 1)}
 }
 
+// Claim returns, as SharedStore says, what no node holds in the window
+// and what this node holds after the cursor, up to the limit.
 func (f *fakeShared) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	limit, after := p.Limit, p.After
 	p.Until = p.Until.Add(-f.skew) // the window on the store's clock
+	p.After, p.Limit = tickler.Due{}, 1<<30
 	res, err := f.Store.Claim(ctx, p)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.reset {
+		for id, o := range f.owner {
+			if o == me {
+				delete(f.owner, id) // the old identity's: free
+			}
+		}
+	}
 	mine := res.Due[:0]
 	for _, d := range res.Due {
-		if o := f.owner[d.ID]; o == "" || o == me {
+		o := f.owner[d.ID]
+		if o == "" || (o == me && after.Before(d)) {
 			f.owner[d.ID] = me
 			mine = append(mine, d)
+			if len(mine) == limit {
+				res.Next = time.Time{}
+				break
+			}
 		}
 	}
 	res.Due, res.Skew, res.Reset, f.reset = mine, f.skew, f.reset, false
@@ -236,4 +254,146 @@ func TestSharedStoreSkewedNodeDoesNotSkipWhatIsStillDue(t *testing.T) {
 	if n, skipped := len(b.Recorder.Deliveries()), len(log.of(tickler.EventSkipped)); n != 1 || skipped != 0 {
 		t.Fatalf("delivered %d, skipped %d; want 1 and 0: an occurrence still due on the store's clock was taken for a misfire", n, skipped)
 	}
+}
+
+// TestSharedStoreRecurringAdvancedPastTheCursorKeepsFiring checks the
+// cursor of a shared store's claims: a claim returns what this node holds
+// only past its cursor, so a recurring record that its own ack advanced
+// beyond the window must be returned once the window reaches it, whatever
+// the node's skew.
+func TestSharedStoreRecurringAdvancedPastTheCursorKeepsFiring(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{0, 30 * time.Second, -30 * time.Second} {
+		store := newFakeShared(skew)
+		b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+		b.Create("agent-1", "x", tickler.Cron("* * * * *"))
+		b.AdvanceTo(ticklertest.Epoch().Add(5*time.Minute + skew))
+		got := b.Recorder.Deliveries()
+		if len(got) != 5 {
+			t.Fatalf("skew %v: delivered %d of 5 minutely occurrences", skew, len(got))
+		}
+		for i, d := range got {
+			if want := ticklertest.Epoch().Add(time.Duration(i+1) * time.Minute); !d.Occurrence.Equal(want) {
+				t.Fatalf("skew %v: delivery %d was of %v, want %v", skew, i, d.Occurrence, want)
+			}
+		}
+	}
+}
+
+// TestSharedStoreClaimsPassTheCursor checks that a node does not ask a
+// shared store again for what it holds: after the first claim, each claim
+// passes the cursor the previous one reached, on the store's clock.
+func TestSharedStoreClaimsPassTheCursor(t *testing.T) {
+	t.Parallel()
+	store := &cursorLog{fakeShared: newFakeShared(30 * time.Second)}
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+	b.Create("agent-1", "x", tickler.At(ticklertest.Epoch().Add(time.Hour)))
+	b.Advance(3 * time.Second) // a few polls
+	afters := store.afters()
+	if len(afters) < 3 {
+		t.Fatalf("%d claims in 3 s of polling", len(afters))
+	}
+	if !afters[0].At.IsZero() {
+		t.Fatalf("the first claim passed the cursor %v, want none", afters[0])
+	}
+	// The end of the last window on the store's clock, 30 s behind.
+	last := ticklertest.Epoch().Add(3*time.Second + tickler.DefaultLookahead - 30*time.Second)
+	for i, a := range afters[1:] {
+		if a.At.IsZero() || a.Before(afters[i]) {
+			t.Fatalf("claim %d passed the cursor %v, after %v", i+1, a, afters[i])
+		}
+		if a.At.After(last) {
+			t.Fatalf("claim %d passed the cursor %v: not the end of a window on the store's clock (by %v)", i+1, a, last)
+		}
+	}
+}
+
+// cursorLog is a fakeShared that notes the cursor of each claim.
+type cursorLog struct {
+	*fakeShared
+	mu  sync.Mutex
+	log []tickler.Due
+}
+
+func (c *cursorLog) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
+	c.mu.Lock()
+	c.log = append(c.log, p.After)
+	c.mu.Unlock()
+	return c.fakeShared.Claim(ctx, p)
+}
+
+func (c *cursorLog) afters() []tickler.Due {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.log)
+}
+
+// TestSharedStoreStreamIsClaimedPerPoll checks that a stream of records
+// due a millisecond apart does not make a node claim again at every
+// millisecond that brings one into the window: its polls claim them.
+func TestSharedStoreStreamIsClaimedPerPoll(t *testing.T) {
+	t.Parallel()
+	store := &cursorLog{fakeShared: newFakeShared(0)}
+	b := ticklertest.NewWith(t, ticklertest.Config{Store: store})
+	b.Settle()
+	for i := range 500 {
+		at := ticklertest.Epoch().Add(6*time.Second + time.Duration(i)*time.Millisecond)
+		r := &tickler.Record{ID: fmt.Sprintf("r%04d", i), AgentID: "agent-1", Message: tickler.MessageCreate{Messages: userText("x")},
+			Schedule: tickler.At(at), Next: at}
+		if err := store.Create(ctx, r, tickler.CreateParams{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// In small steps: a claim measures how long it took on the clock, and
+	// a fake clock that jumps while a claim runs would make the node
+	// fire that much later.
+	advance := func(d time.Duration) {
+		for range d / (10 * time.Millisecond) {
+			b.Advance(10 * time.Millisecond)
+		}
+	}
+	before := len(store.afters())
+	advance(3 * time.Second)
+	if n := len(store.afters()) - before; n > 10 {
+		t.Fatalf("%d claims in 3 s with a poll interval of 1 s", n)
+	}
+	advance(4 * time.Second)
+	if n := len(b.Recorder.Deliveries()); n != 500 {
+		t.Fatalf("delivered %d of 500", n)
+	}
+}
+
+// TestSharedStoreSlowClaimDoesNotHoldUpFiring checks that a claim's round
+// trip does not stop the dispatcher from firing what it holds: with
+// claims that take 900 ms of every 1 s poll, an occurrence due meanwhile
+// starts on time, not when the claim returns.
+func TestSharedStoreSlowClaimDoesNotHoldUpFiring(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var started atomic.Value
+		s, err := tickler.New(slowClaims{newFakeShared(0), 900 * time.Millisecond},
+			tickler.DelivererFunc(func(context.Context, *tickler.Delivery) (tickler.Result, error) {
+				started.Store(time.Now())
+				return tickler.Result{}, nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Stop(context.Background())
+		due := time.Now().Add(3500 * time.Millisecond).Truncate(time.Millisecond)
+		if _, err := s.Create(t.Context(), "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(due)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		at, ok := started.Load().(time.Time)
+		if !ok {
+			t.Fatal("never delivered")
+		}
+		if late := at.Sub(due); late < 0 || late > 100*time.Millisecond {
+			t.Fatalf("delivered %v after its occurrence: the claim in progress held up firing", late)
+		}
+	})
 }

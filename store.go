@@ -116,9 +116,15 @@ type Store interface {
 // by a heartbeat; the dispatcher finds out it is shared by asserting this
 // interface, and then:
 //
-//   - claims the whole window at every claim (it passes a zero
-//     ClaimParams.After), at least every [WithPollInterval], and when
-//     Hints says another node changed something;
+//   - claims at least every [WithPollInterval], and when Hints says
+//     another node changed something, passing as ClaimParams.After its
+//     cursor on the store's clock: every record this node holds that
+//     sorts at or before it is in its heap or on a worker already. Claim
+//     then returns the records in the window that no live node holds,
+//     from the start of the window, and of those this node holds only
+//     the ones after the cursor (a recurring record its own ack advanced
+//     into the window); a zero After, as at the first claim, returns all
+//     it holds;
 //   - treats an offer of a record it does not hold (Create, Update, Pause,
 //     Resume on this node) as a reason to claim soon, not as a push;
 //   - confirms its lease with Confirm before each delivery, so that a
@@ -265,7 +271,9 @@ type ListResult struct {
 // ClaimParams select what [Store.Claim] returns.
 type ClaimParams struct {
 	// After is the cursor: Claim returns only records sorting after it in
-	// (At, ID) order. The zero Due starts at the beginning.
+	// (At, ID) order. The zero Due starts at the beginning. A
+	// [SharedStore] applies it only to the records this node holds
+	// already; see there.
 	After Due
 	// Until is the end of the look-ahead window, inclusive.
 	Until time.Time
@@ -281,14 +289,17 @@ type ClaimParams struct {
 type ClaimResult struct {
 	// Due lists the records claimed, in ascending (At, ID) order. A
 	// [SharedStore] returns the records it leased to this node, including
-	// those this node already held.
+	// those this node already held that sort after the cursor.
 	Due []Due
 	// Reset, from a [SharedStore], reports that this node lost its lease
 	// since its previous claim and took a new identity: whatever it
 	// claimed before is no longer its own.
 	Reset bool
 	// Skew, from a [SharedStore], is how far the caller's clock is ahead
-	// of the store's (negative if behind), as measured by this claim.
+	// of the store's (negative if behind), as measured by this claim:
+	// ClaimParams.Now minus the store's clock read at some moment during
+	// the call, the later the tighter (the caller adds how long the call
+	// took, to fire never early).
 	Skew time.Duration
 	// Next is the next occurrence of the first record beyond Until, or the
 	// zero time if there is none, so that the caller can sleep until then.

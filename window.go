@@ -53,13 +53,10 @@ func (d *dispatcher) offerLocked(due Due, held bool) (wake bool) {
 	if due.At.IsZero() {
 		return false
 	}
-	if d.cfg.shared != nil {
-		if !held {
-			d.hinted = true
-			d.notify()
-			return true
-		}
-		due.At = due.At.Add(d.skew) // fired on this node's clock
+	if d.cfg.shared != nil && !held {
+		d.hinted = true
+		d.notify()
+		return true
 	}
 	if d.claiming {
 		// The claim in progress may or may not see this version: decide
@@ -71,9 +68,15 @@ func (d *dispatcher) offerLocked(due Due, held bool) (wake bool) {
 }
 
 // placeLocked puts an occurrence this node holds into the heap if it is
-// within the cursor, or notes it as the earliest beyond.
+// within the cursor, or notes it as the earliest beyond. Over a shared
+// store, due is on the store's clock, as the cursor is; it is fired on
+// this node's, which the heap and storeNext are on.
 func (d *dispatcher) placeLocked(due Due) bool {
-	if !d.cursor.Before(due) {
+	within := !d.cursor.Before(due)
+	if d.cfg.shared != nil {
+		due.At = due.At.Add(d.skew)
+	}
+	if within {
 		if d.heap.set(due) {
 			d.notify()
 			return true
@@ -125,8 +128,28 @@ func (d *dispatcher) needClaimLocked(now, t time.Time) bool {
 	return d.cfg.shared != nil && (d.hinted || !now.Before(d.lastClaim.Add(d.cfg.pollInterval)))
 }
 
+// claimLead is how long before the earliest stored occurrence beyond the
+// cursor (storeNext) the loop claims it: the look-ahead. Over a shared
+// store, half of it: each poll claims the whole window anyway, and a
+// stream of records due a millisecond apart would otherwise make the node
+// claim again as soon as each claim returned, a few records at a time.
+func (d *dispatcher) claimLead() time.Duration {
+	if d.cfg.shared != nil {
+		return d.cfg.lookahead / 2
+	}
+	return d.cfg.lookahead
+}
+
 // claim loads, from the store, what falls due within the look-ahead, and
 // moves the cursor to the end of what it loaded.
+//
+// Over a shared store the cursor is on the store's clock and bounds only
+// what this node holds (see SharedStore): each claim returns what no live
+// node holds from the start of the window, and what this node holds past
+// the cursor. The cursor moves to the end of the store's window, or just
+// short of it (Until minus the skew this node fires with), or to the last
+// record of a full claim, never back; after a Reset, the node holds
+// nothing from before, and the cursor is where this claim left it.
 //
 // It reads the store without d.mu. Meanwhile, offers are queued in recent
 // and deletes noted in forgotten; once the store answers, what it
@@ -143,9 +166,6 @@ func (d *dispatcher) claim(ctx context.Context) error {
 	after := d.cursor
 	if d.cfg.shared != nil {
 		d.hinted = false // a hint from now on calls for another claim
-		if !d.full {
-			after = Due{} // a shared store is claimed whole, round by round
-		}
 	}
 	d.mu.Unlock()
 
@@ -171,18 +191,32 @@ func (d *dispatcher) claim(ctx context.Context) error {
 		return err
 	}
 	d.loaded = true
+	full := len(res.Due) == d.cfg.claimBatch
 	if d.cfg.shared != nil {
 		d.lastClaim = now
 		if res.Reset {
 			// This node lost its lease: what it held is another's now.
 			d.cfg.logger.Warn("tickler: this node lost its lease on the shared store; dropping what it held")
 			d.heap = newDueHeap()
+			d.cursor = Due{}
 			d.notify()
 		}
 		// The store read its clock at some moment of the claim, up to
 		// took after now: res.Skew is low by up to took. The highest skew
 		// the claim allows fires late by that much at most, never early.
 		d.skew = res.Skew + max(took, 0)
+		// The cursor, on the store's clock: the store's window ended at
+		// its clock's reading at the claim's start plus Until − Now,
+		// which is at or after Until − d.skew (its reading for res.Skew
+		// came at most took later). Short of the end, it is safe: a
+		// record this node holds between the two comes back once more.
+		reach := Due{At: until.Add(-d.skew), ID: maxID}
+		if full {
+			reach = res.Due[len(res.Due)-1]
+		}
+		if d.cursor.Before(reach) {
+			d.cursor = reach
+		}
 		for i := range res.Due {
 			res.Due[i].At = res.Due[i].At.Add(d.skew)
 		}
@@ -199,9 +233,15 @@ func (d *dispatcher) claim(ctx context.Context) error {
 		}
 		d.heap.set(due)
 	}
-	if len(res.Due) == d.cfg.claimBatch {
+	switch {
+	case d.cfg.shared != nil:
+		d.full = full
+		if !full {
+			d.storeNext = res.Next
+		}
+	case full:
 		d.cursor, d.full = res.Due[len(res.Due)-1], true
-	} else {
+	default:
 		d.cursor, d.full, d.storeNext = Due{At: until, ID: maxID}, false, res.Next
 	}
 	for _, r := range recent {

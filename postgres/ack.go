@@ -13,16 +13,20 @@ import (
 	"github.com/tickler-go/tickler"
 )
 
-// Acks share round trips: one goroutine, the committer, takes every ack
-// queued while the previous batch was running and sends them as one
+// Acks share round trips. AckMany (the scheduler's recorder calls it with
+// every ack queued meanwhile) and the committer, one goroutine that takes
+// every Ack queued while its previous batch ran, send their acks as one
 // pgx.Batch, which PostgreSQL runs as one implicit transaction (one round
-// trip, one commit). Each ack is still its own statement with its own
-// fences, and a refused ack (ErrNotFound, ErrConflict) is a result, not a
+// trip, one commit). In it, the plain acks (no outcome, no callback: a
+// one-time record removed, or a record advanced without history) go as
+// one statement per kind over arrays (unnest), with the same fences, row
+// by row, as the statement of a single ack; the others go as a statement
+// each. A refused ack (ErrNotFound, ErrConflict) is a result, not a
 // failure, so it does not affect the others. If the batch fails as a
-// whole (an SQL error), nothing of it was committed and the committer
-// runs its acks again one by one, so that each fails alone.
+// whole (an SQL error), nothing of it was committed and its acks run
+// again one by one, so that each fails alone.
 
-// maxAckBatch bounds the acks of one batch.
+// maxAckBatch bounds the acks of one batch of the committer.
 const maxAckBatch = 256
 
 type ackOp struct {
@@ -30,6 +34,7 @@ type ackOp struct {
 	node    string
 	outcome []byte // nil: append nothing
 	done    chan error
+	index   int // in the acks of AckMany
 }
 
 // Ack implements [tickler.Store] and [tickler.SharedStore]. An ack is
@@ -42,18 +47,12 @@ func (s *Store) Ack(ctx context.Context, p tickler.AckParams) error {
 	if s.closed() {
 		return ErrClosed
 	}
-	if !storable(p.ID) {
-		return tickler.ErrNotFound
+	node, _ := s.identity(false)
+	op, err := s.newAckOp(p, node)
+	if err != nil {
+		return err
 	}
-	op := &ackOp{p: p, done: make(chan error, 1)}
-	op.node, _ = s.identity(false)
-	if p.Outcome != nil && p.HistoryLimit > 0 && !(!p.HistoryOnly && p.Next.IsZero()) {
-		b, err := json.Marshal(p.Outcome)
-		if err != nil {
-			return fmt.Errorf("postgres: ack %s: encoding the outcome: %w", p.ID, err)
-		}
-		op.outcome = b
-	}
+	op.done = make(chan error, 1)
 	select {
 	case s.acks <- op:
 	case <-ctx.Done():
@@ -62,6 +61,67 @@ func (s *Store) Ack(ctx context.Context, p tickler.AckParams) error {
 		return ErrClosed
 	}
 	return <-op.done
+}
+
+// AckMany implements [tickler.BatchAcker]: the acks run as one batch (see
+// above), in one transaction, each with its own fences and result; acks
+// of one record apply in order. If ctx ends first, the acks not sent yet
+// fail with its error.
+func (s *Store) AckMany(ctx context.Context, acks []tickler.AckParams) []error {
+	errs := make([]error, len(acks))
+	if s.closed() {
+		for i := range errs {
+			errs[i] = ErrClosed
+		}
+		return errs
+	}
+	node, _ := s.identity(false)
+	ops := make([]*ackOp, 0, len(acks))
+	for i, p := range acks {
+		op, err := s.newAckOp(p, node)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		op.index = i
+		ops = append(ops, op)
+	}
+	if err := ctx.Err(); err != nil {
+		for _, op := range ops {
+			errs[op.index] = err
+		}
+		return errs
+	}
+	for _, op := range ops {
+		op.done = make(chan error, 1)
+	}
+	s.runAcks(ops)
+	for _, op := range ops {
+		errs[op.index] = <-op.done
+	}
+	return errs
+}
+
+// newAckOp checks and encodes one ack of node.
+func (s *Store) newAckOp(p tickler.AckParams, node string) (*ackOp, error) {
+	if !storable(p.ID) {
+		return nil, tickler.ErrNotFound
+	}
+	op := &ackOp{p: p, node: node}
+	if p.Outcome != nil && p.HistoryLimit > 0 && !(!p.HistoryOnly && p.Next.IsZero()) {
+		b, err := json.Marshal(p.Outcome)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: ack %s: encoding the outcome: %w", p.ID, err)
+		}
+		op.outcome = b
+	}
+	return op, nil
+}
+
+// plain reports whether op goes with others in an array statement: it
+// neither appends history nor writes a callback.
+func (op *ackOp) plain() bool {
+	return !op.p.HistoryOnly && op.outcome == nil && op.p.Callback == nil
 }
 
 // queue adds op's statement to b; the result, when b runs, goes to *n and
@@ -134,8 +194,14 @@ func (s *Store) commitAcks() {
 }
 
 // runAcks runs ops as one batch, in id order (the order of any other
-// batch touching the same rows, so that two never deadlock), keeping the
-// order of acks of one record; then, if the batch failed, one by one.
+// batch touching the same rows, so that two rarely wait for each other),
+// keeping the order of acks of one record; then, if the batch failed, one
+// by one.
+//
+// The batch goes in rounds: the k-th ack of a record is in round k, so a
+// round names each record once at most, and the rounds run in order. In
+// each round the plain acks of one node and kind (remove, advance) share
+// one array statement.
 func (s *Store) runAcks(ops []*ackOp) {
 	slices.SortStableFunc(ops, func(a, b *ackOp) int { return strings.Compare(a.p.ID, b.p.ID) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -144,8 +210,36 @@ func (s *Store) runAcks(ops []*ackOp) {
 		ns := make([]int64, len(ops))
 		exists := make([]bool, len(ops))
 		b := &pgx.Batch{}
-		for i, op := range ops {
-			s.queue(b, op, &ns[i], &exists[i])
+		// Acks of one record are next to each other: number them.
+		rounds := make([]int, len(ops))
+		last := 0
+		for i := 1; i < len(ops); i++ {
+			if ops[i].p.ID == ops[i-1].p.ID {
+				rounds[i] = rounds[i-1] + 1
+				last = max(last, rounds[i])
+			}
+		}
+		for r := 0; r <= last; r++ {
+			var groups []*ackGroup
+			for i, op := range ops {
+				if rounds[i] != r {
+					continue
+				}
+				if !op.plain() {
+					s.queue(b, op, &ns[i], &exists[i])
+					continue
+				}
+				k := ackKey{node: op.node, remove: op.p.Next.IsZero()}
+				j := slices.IndexFunc(groups, func(g *ackGroup) bool { return g.key == k })
+				if j < 0 {
+					j = len(groups)
+					groups = append(groups, &ackGroup{key: k})
+				}
+				groups[j].idx = append(groups[j].idx, i)
+			}
+			for _, g := range groups {
+				s.queueGroup(b, g, ops, ns, exists)
+			}
 		}
 		if err := s.pool.SendBatch(ctx, b).Close(); err == nil {
 			for i, op := range ops {
@@ -165,4 +259,63 @@ func (s *Store) runAcks(ops []*ackOp) {
 		}
 		op.done <- ackResult(n, exists)
 	}
+}
+
+// ackKey is what the plain acks of one array statement share.
+type ackKey struct {
+	node   string
+	remove bool // remove the records (else advance them)
+}
+
+// ackGroup is the plain acks of one array statement: idx are their
+// positions in the ops of runAcks.
+type ackGroup struct {
+	key ackKey
+	idx []int
+}
+
+// queueGroup adds g's array statement to b; when b runs, each ack's result
+// goes to ns and exists at its position, as queue's would.
+func (s *Store) queueGroup(b *pgx.Batch, g *ackGroup, ops []*ackOp, ns []int64, exists []bool) {
+	ids := make([]string, len(g.idx))
+	versions := make([]int64, len(g.idx))
+	var nexts []time.Time
+	if !g.key.remove {
+		nexts = make([]time.Time, len(g.idx))
+	}
+	for j, i := range g.idx {
+		p := ops[i].p
+		ids[j], versions[j] = p.ID, int64(p.Version)
+		if nexts != nil {
+			nexts[j] = p.Next
+		}
+	}
+	var q *pgx.QueuedQuery
+	if g.key.remove {
+		q = b.Queue(s.sql.ackDeleteMany, ids, versions, g.key.node)
+	} else {
+		q = b.Queue(s.sql.ackAdvanceMany, ids, versions, g.key.node, nexts)
+	}
+	q.QueryRow(func(r pgx.Row) error {
+		var applied, found []string
+		if err := r.Scan(&applied, &found); err != nil {
+			return err
+		}
+		in := func(set []string) map[string]bool {
+			m := make(map[string]bool, len(set))
+			for _, id := range set {
+				m[id] = true
+			}
+			return m
+		}
+		a, f := in(applied), in(found)
+		for _, i := range g.idx {
+			id := ops[i].p.ID
+			if a[id] {
+				ns[i] = 1
+			}
+			exists[i] = f[id]
+		}
+		return nil
+	})
 }

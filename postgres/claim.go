@@ -6,21 +6,27 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tickler-go/tickler"
 )
 
 // Claim implements [tickler.Store] and [tickler.SharedStore] in one
 // statement (see claimSQL): it leases to this node, up to p.Limit, the
-// records due within the window that no other live node owns, skipping
-// rows another claim has locked, and returns them with those it held
-// already.
+// records due within the window that no live node owns, skipping rows
+// another claim has locked, and returns them with those this node holds
+// already past the cursor p.After. As [tickler.SharedStore] says, the
+// cursor bounds only what this node holds: records it holds at or before
+// p.After are neither returned nor locked again (the caller has them),
+// and free records are claimed from the start of the window. With a zero
+// p.After it returns everything this node holds in the window.
 //
 // The window is measured on the database's clock: it ends at its now()
-// plus p.Until − p.Now. A zero p.Now makes p.Until an instant on the
-// database's clock (the conformance suite, and any caller that has no
-// clock of its own, claims so); Skew is then zero.
+// (the statement's start) plus p.Until − p.Now. Skew is p.Now minus the
+// database's clock as the statement ends, so that Skew plus the time the
+// call took bounds the caller's clock's lead from above by the round
+// trip's return alone, and Until − Skew − that time is at or before the
+// window's end. A zero p.Now makes p.Until an instant on the database's
+// clock (the conformance suite, and any caller that has no clock of its
+// own, claims so); Skew is then zero.
 //
 // If this node's lease lapsed (it was paused or cut off longer than the
 // lease), Claim takes a new identity first and reports Reset: the claim
@@ -75,7 +81,7 @@ func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (
 		}
 	}
 	var (
-		dbNow               time.Time
+		dbNow, dbEnd        time.Time
 		ids                 []string
 		ats                 []time.Time
 		versions            []int64
@@ -84,7 +90,7 @@ func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (
 		bad                 []string
 	)
 	err = s.pool.QueryRow(ctx, q, node, window, p.Until, afterAt, afterID, p.Limit).
-		Scan(&dbNow, &live, &ids, &ats, &versions, &firstMine, &seen, &lastSeen, &bad)
+		Scan(&dbNow, &live, &ids, &ats, &versions, &firstMine, &seen, &lastSeen, &bad, nil, &dbEnd)
 	if err != nil {
 		return res, false, nil, fmt.Errorf("postgres: claim: %w", err)
 	}
@@ -99,39 +105,15 @@ func (s *Store) claim(ctx context.Context, node string, p tickler.ClaimParams) (
 		res.Next = lastSeen.UTC()
 	}
 	if !p.Now.IsZero() {
-		res.Skew = p.Now.Sub(dbNow)
+		// Measured against the clock's last reading, which the
+		// statement took just before it answered, not its first: the
+		// caller adds how long the claim took to bound its skew from
+		// above, and the statement's own run then does not count.
+		res.Skew = p.Now.Sub(dbEnd)
 	}
 	var errs []error
 	for _, id := range bad {
 		errs = append(errs, &RecordError{ID: id, Err: errors.New("format not one this release reads; not claimed")})
 	}
 	return res, live, errors.Join(errs...), nil
-}
-
-// Confirm implements [tickler.SharedStore]: the record id if this node
-// owns it and its lease is live on the database's clock, ErrNotFound if
-// it is gone, ErrConflict otherwise (another node took it over, an Update
-// freed it, or this node's lease lapsed). The dispatcher calls it before
-// each delivery: after Delete returns on any node, Confirm of the record
-// on every node returns ErrNotFound.
-func (s *Store) Confirm(ctx context.Context, id string) (*tickler.Record, error) {
-	if s.closed() {
-		return nil, ErrClosed
-	}
-	if !storable(id) {
-		return nil, tickler.ErrNotFound
-	}
-	node, _ := s.identity(false)
-	var w row
-	var held bool
-	err := s.pool.QueryRow(ctx, s.sql.confirm, id, node).Scan(append(w.dest(), &held)...)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil, tickler.ErrNotFound
-	case err != nil:
-		return nil, fmt.Errorf("postgres: confirm %s: %w", id, err)
-	case !held:
-		return nil, tickler.ErrConflict
-	}
-	return w.decode()
 }

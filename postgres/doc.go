@@ -50,7 +50,8 @@
 //
 // Each Store is a node: a row in nodes whose lease, on the database's
 // clock (now()), a heartbeat renews ([WithHeartbeat], default 1 s) for
-// [WithLease] (default 3 s). A claim makes the node the owner of what it
+// [WithLease] (default 3 s), on a connection of its own so that it never
+// waits behind the pool's work. A claim makes the node the owner of what it
 // returns; a record whose owner's lease lapsed, or whose owner is not in
 // nodes, is free. A node that finds its own lease lapsed (at a heartbeat,
 // or at a claim) takes a new identity, and its next Claim reports Reset:
@@ -67,9 +68,11 @@
 // # Durability and concurrency
 //
 // Every writing method returns once its transaction committed (with the
-// server's synchronous_commit). A Store is safe for concurrent use. Acks
-// queued while a batch runs share the next one (one round trip and one
-// commit), each with its own fences; see ack.go. Create under
+// server's synchronous_commit). A Store is safe for concurrent use. It is
+// a [tickler.BatchAcker]: the acks of one AckMany, and Acks queued while a
+// batch runs, share one round trip and one commit, each with its own
+// fences, the plain ones (no history, no callback) as one statement over
+// arrays; see ack.go. Create under
 // [tickler.CreateParams.MaxPerAgent] or MaxBytesPerAgent counts (or sums
 // the size column, each row's [tickler.RecordSize], set by Create and
 // Update; migration 5 fills it for older rows) and inserts in one

@@ -47,7 +47,9 @@ func TestPlansUseTheIndexes(t *testing.T) {
 	}{
 		{"claim", "Index Scan using schedules_due on schedules s ", []any{node, window, nil, nil, nil, 10000}},
 		{"claimAfter", "Index Scan using schedules_due on schedules s ", []any{node, window, nil, time.Now(), "r000000500", 10000}},
-		{"confirm", "Index Scan using schedules_pkey", []any{"r000000042", node}},
+		{"confirm", "Index Scan using schedules_pkey", []any{[]string{"r000000042", "r000000044"}, node}},
+		{"ackAdvanceMany", "Index Scan using schedules_pkey", []any{[]string{"r000000042", "r000000044"}, []int64{1, 1}, node, []time.Time{time.Now().Add(time.Minute), time.Now().Add(time.Minute)}}},
+		{"ackDeleteMany", "Index Scan using schedules_pkey", []any{[]string{"r000000043", "r000000045"}, []int64{1, 1}, node}},
 		{"ackAdvance", "Index Scan using schedules_pkey", []any{"r000000042", 1, node, time.Now().Add(time.Minute), nil, 0, nil, nil, nil, nil, nil}},
 		{"ackDelete", "Index Scan using schedules_pkey", []any{"r000000043", 1, node, nil, nil, nil, nil, nil}},
 		{"recent", "Index Scan Backward using history_outcome_id", []any{"r000000500", 101}},

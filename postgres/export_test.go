@@ -24,6 +24,7 @@ func Statements(s *Store) map[string]string {
 	return map[string]string{
 		"claim": s.sql.claim, "claimAfter": s.sql.claimAfter, "confirm": s.sql.confirm,
 		"ackAdvance": s.sql.ackAdvance, "ackDelete": s.sql.ackDelete,
+		"ackAdvanceMany": s.sql.ackAdvanceMany, "ackDeleteMany": s.sql.ackDeleteMany,
 		"recent": s.admin.recent[1],
 	}
 }

@@ -32,11 +32,7 @@ func (s *Store) listenOnce(ctx context.Context, again bool) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = conn.Close(c)
-	}()
+	defer closeConn(conn)
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.o.schema}.Sanitize()); err != nil {
 		return err
 	}

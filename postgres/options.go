@@ -72,11 +72,12 @@ func WithLease(d time.Duration) Option { return func(o *options) { o.lease = d }
 
 // WithHeartbeat sets how often a node renews its lease (default
 // [DefaultHeartbeat]); it must be shorter than the lease, and a third of
-// it or less leaves room for a slow round trip. The heartbeat takes its
-// connection from the pool: size the pool so that one is free within
-// the lease, or a busy pool lets the lease lapse (the node then takes a
-// new identity and drops what it held; nothing fires twice, but work is
-// redone).
+// it or less leaves room for a slow round trip. The heartbeat renews on a
+// connection of its own, outside the pool, so that a busy pool does not
+// delay it (if that connection cannot be opened, it borrows one from the
+// pool for the beat). A lease that lapses all the same (the process was
+// paused, the database unreachable) makes the node take a new identity
+// and drop what it held: nothing fires twice, but work is redone.
 func WithHeartbeat(d time.Duration) Option { return func(o *options) { o.heartbeat = d } }
 
 // WithAgentSlotHold bounds how long a node holds one of an agent's

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tickler-go/tickler"
 	"github.com/tickler-go/tickler/postgres"
 	"github.com/tickler-go/tickler/storetest"
@@ -415,5 +418,179 @@ func TestAcksOfManyCallersShareBatches(t *testing.T) {
 	wg.Wait()
 	if c, _ := s.Count(ctx, "agent"); c != n-(n+2)/3 {
 		t.Fatalf("Count = %d after the acks, want %d", c, n-(n+2)/3)
+	}
+}
+
+// TestClaimReturnsWhatTheNodeHoldsOnlyPastTheCursor checks the cursor of
+// a shared claim: what the node holds at or before it is not returned
+// (the node has it), what it holds past it is, and what no live node holds
+// is returned wherever it lies in the window.
+func TestClaimReturnsWhatTheNodeHoldsOnlyPastTheCursor(t *testing.T) {
+	t.Parallel()
+	a, b := twoNodes(t)
+	now := time.Now().Truncate(time.Millisecond)
+	create(t, a, "r1", now.Add(-2*time.Second))
+	create(t, a, "r2", now.Add(-time.Second))
+	if got := dueIDs(claimNow(t, a)); !slices.Equal(got, []string{"r1", "r2"}) {
+		t.Fatalf("A claimed %v", got)
+	}
+	// A record no live node holds, before the cursor; and one A holds,
+	// advanced past it by A's ack.
+	create(t, b, "r0", now.Add(-3*time.Second))
+	if err := a.Ack(ctx, tickler.AckParams{ID: "r2", Version: 1, Next: now.Add(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	cursor := tickler.Due{ID: "r2", At: now.Add(-time.Second), Version: 1}
+	claim := func(s *postgres.Store, after tickler.Due) []string {
+		t.Helper()
+		n := time.Now()
+		res, err := s.Claim(ctx, tickler.ClaimParams{After: after, Now: n, Until: n.Add(time.Minute), Limit: 100})
+		if err != nil {
+			t.Fatalf("Claim: %v", err)
+		}
+		return dueIDs(res)
+	}
+	if got := claim(a, cursor); !slices.Equal(got, []string{"r0", "r2"}) {
+		t.Fatalf("A's claim after %v = %v, want [r0 r2]: the free record before the cursor, and its own past it", cursor, got)
+	}
+	if got := claim(b, tickler.Due{}); len(got) != 0 {
+		t.Fatalf("B claimed %v, which live A holds", got)
+	}
+	// A zero cursor returns all that A holds.
+	if got := claim(a, tickler.Due{}); !slices.Equal(got, []string{"r0", "r1", "r2"}) {
+		t.Fatalf("A's claim without a cursor = %v, want [r0 r1 r2]", got)
+	}
+}
+
+// TestAckManyIsFencedByOwner checks the array statements of plain acks:
+// each ack is fenced by owner and version as a single Ack is.
+func TestAckManyIsFencedByOwner(t *testing.T) {
+	t.Parallel()
+	a, b := twoNodes(t)
+	for _, id := range []string{"r1", "r2", "r3", "r4"} {
+		create(t, a, id, time.Now().Add(-time.Second))
+	}
+	if got := dueIDs(claimNow(t, a)); len(got) != 4 {
+		t.Fatalf("A claimed %v", got)
+	}
+	next := time.Now().Add(time.Hour)
+	acks := []tickler.AckParams{
+		{ID: "r1", Version: 1},
+		{ID: "r2", Version: 1, Next: next},
+		{ID: "r3", Version: 2},
+		{ID: "gone", Version: 1, Next: next},
+	}
+	for i, err := range b.AckMany(ctx, acks) {
+		if want := map[bool]error{true: tickler.ErrNotFound, false: tickler.ErrConflict}[i == 3]; !errors.Is(err, want) {
+			t.Fatalf("B's ack %+v of what A holds = %v, want %v", acks[i], err, want)
+		}
+	}
+	errs := a.AckMany(ctx, acks)
+	for i, want := range []error{nil, nil, tickler.ErrConflict, tickler.ErrNotFound} {
+		if !errors.Is(errs[i], want) || (want == nil && errs[i] != nil) {
+			t.Fatalf("A's ack %+v = %v, want %v", acks[i], errs[i], want)
+		}
+	}
+	if _, err := a.Get(ctx, "", "r1"); !errors.Is(err, tickler.ErrNotFound) {
+		t.Fatalf("r1 after its removing ack: %v", err)
+	}
+	if r, err := a.Get(ctx, "", "r2"); err != nil || r.Version != 2 || !r.Next.Equal(next.Truncate(time.Microsecond)) {
+		t.Fatalf("r2 after its advancing ack: %+v, %v", r, err)
+	}
+	if r, err := a.Get(ctx, "", "r3"); err != nil || r.Version != 1 {
+		t.Fatalf("r3 after a stale ack: %+v, %v", r, err)
+	}
+}
+
+// TestConcurrentConfirmsEachGetTheirOwnAnswer checks the confirms that
+// share a statement: each caller gets the answer for its own id (its
+// record, ErrConflict for another node's, ErrNotFound for a deleted one),
+// two callers of one id included.
+func TestConcurrentConfirmsEachGetTheirOwnAnswer(t *testing.T) {
+	t.Parallel()
+	a, b := twoNodes(t)
+	const n = 60
+	for i := range n {
+		create(t, a, fmt.Sprintf("a%02d", i), time.Now().Add(-time.Second))
+	}
+	claimNow(t, a)
+	for i := range n {
+		create(t, b, fmt.Sprintf("b%02d", i), time.Now().Add(-time.Second))
+	}
+	claimNow(t, b)
+	for i := 0; i < n; i += 3 {
+		if err := b.Delete(ctx, "", fmt.Sprintf("a%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		for _, id := range []string{fmt.Sprintf("a%02d", i), fmt.Sprintf("a%02d", i), fmt.Sprintf("b%02d", i)} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := a.Confirm(ctx, id)
+				switch {
+				case id[0] == 'b':
+					if !errors.Is(err, tickler.ErrConflict) {
+						t.Errorf("Confirm(%s) of B's record = %v, want ErrConflict", id, err)
+					}
+				case i%3 == 0:
+					if !errors.Is(err, tickler.ErrNotFound) {
+						t.Errorf("Confirm(%s) of a deleted record = %v, want ErrNotFound", id, err)
+					}
+				case err != nil || r.ID != id:
+					t.Errorf("Confirm(%s) = %+v, %v", id, r, err)
+				default:
+					r.Message.Messages = nil // a caller's copy is its own
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// TestHeartbeatDoesNotWaitForABusyPool checks that a node whose pool is
+// busy keeps its lease: the heartbeat renews on a connection of its own.
+// The node's only pool connection is held for longer than a lease, as
+// workers would hold them all under load; its lease must still be live.
+func TestHeartbeatDoesNotWaitForABusyPool(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	cfg := pool.Config().Copy()
+	cfg.MaxConns = 1
+	busy, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	s, err := postgres.New(ctx, busy, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := busy.Acquire(ctx) // the pool's only connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	var until time.Time
+	if err := pool.QueryRow(ctx, `SELECT lease_until FROM `+pgx.Identifier{schema}.Sanitize()+`.nodes WHERE id = $1::uuid`,
+		postgres.Node(s)).Scan(&until); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the database's clock to pass the lease held when the pool went busy", func() bool {
+		var past bool
+		return pool.QueryRow(ctx, `SELECT now() > $1::timestamptz + interval '500 ms'`, until).Scan(&past) == nil && past
+	})
+	var live bool
+	if err := pool.QueryRow(ctx, `SELECT coalesce(bool_or(lease_until > now()), false) FROM `+pgx.Identifier{schema}.Sanitize()+`.nodes WHERE id = $1::uuid`,
+		postgres.Node(s)).Scan(&live); err != nil {
+		t.Fatal(err)
+	}
+	conn.Release()
+	if !live {
+		t.Fatal("the node's lease lapsed while its pool was busy: the heartbeat waited for a pool connection")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

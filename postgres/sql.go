@@ -20,37 +20,54 @@ type statements struct {
 	confirm                            string
 
 	ackAdvance, ackDelete, ackHistory, ackExists string
+	ackAdvanceMany, ackDeleteMany                string
 }
 
-// claimable is the condition on a schedules row s that no live node
-// but $1 owns it.
-const claimable = `(s.owner IS NULL OR s.owner = $1::uuid OR NOT EXISTS (
-	SELECT 1 FROM {schema}.nodes n WHERE n.id = s.owner AND n.lease_until > now()))`
+// free is the condition on a schedules row s that no live node owns it
+// but $1: p.others lists the other live nodes.
+const free = `(s.owner IS NULL OR NOT s.owner = ANY ((SELECT others FROM p)::uuid[]))`
 
-// claimSQL is Claim's one statement; {cursor} is the condition of its
-// cursor. $1 node, $2 window in µs on the database clock or NULL, $3 the
-// end of the window when $2 is NULL, $4 and $5 the cursor, $6 the limit.
+// unheld is the condition on a schedules row s that a claim returns it:
+// no live node owns it, or $1 does and it sorts after the cursor. A node
+// holds what it claimed in its heap already; only rows past its cursor
+// (an advanced record that entered the window) are news to it.
+const unheld = `(s.owner IS NULL OR (s.owner = $1::uuid AND {cursor})
+	OR (s.owner <> $1::uuid AND NOT s.owner = ANY ((SELECT others FROM p)::uuid[])))`
+
+// claimSQL is Claim's one statement; {cursor} is the condition that a
+// row sorts after the cursor. $1 node, $2 window in µs on the database
+// clock or NULL, $3 the end of the window when $2 is NULL, $4 and $5 the
+// cursor, $6 the limit.
 //
-//   - p reads the database clock once, ends the window on it, and checks
-//     that the node's lease is live: a node whose lease lapsed claims
-//     nothing, and takes a new identity before it claims again;
+//   - p reads the database clock once, ends the window on it, checks
+//     that the node's lease is live (a node whose lease lapsed claims
+//     nothing, and takes a new identity before it claims again), and
+//     lists the other live nodes;
 //   - cand locks, skipping rows other claims hold, the records in the
-//     window that no other live node owns, in (next_at, id) order;
+//     window that no live node owns, and those this node owns past the
+//     cursor, in (next_at, id) order: the rows it holds before the cursor
+//     are neither read into the result nor locked again, so its acks of
+//     them never wait for its own claim;
 //   - upd makes this node their owner (those it held already are not
 //     written again);
 //   - beyond reads the first records past the window, to find the first
 //     this node could claim (its Next), or where to look again when 256
 //     in a row belong to other nodes;
 //   - damaged finds records in the window in a format this release cannot
-//     read, which it reports and leaves to a release that can.
+//     read, which it reports and leaves to a release that can;
+//   - the last column reads the database's clock once more, as late as
+//     the statement can, for the skew (see Claim): after the column
+//     before it made upd run (a data-modifying CTE that nothing reads
+//     runs after the main query, past the clock's reading).
 const claimSQL = `WITH p AS MATERIALIZED (
 	SELECT now() AS db_now,
 		CASE WHEN $2::bigint IS NULL THEN $3::timestamptz ELSE now() + $2::bigint * interval '1 microsecond' END AS until,
-		EXISTS (SELECT 1 FROM {schema}.nodes WHERE id = $1::uuid AND lease_until > now()) AS live
+		EXISTS (SELECT 1 FROM {schema}.nodes WHERE id = $1::uuid AND lease_until > now()) AS live,
+		ARRAY(SELECT id FROM {schema}.nodes WHERE id <> $1::uuid AND lease_until > now()) AS others
 ), cand AS (
 	SELECT s.id, s.next_at, s.version FROM {schema}.schedules s
-	WHERE s.next_at <= (SELECT until FROM p) {cursor}
-		AND s.format = 1 AND ` + claimable + `
+	WHERE s.next_at <= (SELECT until FROM p)
+		AND s.format = 1 AND ` + unheld + `
 		AND (SELECT live FROM p)
 	ORDER BY s.next_at, s.id
 	LIMIT $6
@@ -58,15 +75,16 @@ const claimSQL = `WITH p AS MATERIALIZED (
 ), upd AS (
 	UPDATE {schema}.schedules s SET owner = $1::uuid FROM cand
 	WHERE s.id = cand.id AND s.owner IS DISTINCT FROM $1::uuid
+	RETURNING 1
 ), beyond AS (
-	SELECT s.next_at, s.format = 1 AND ` + claimable + ` AS mine
+	SELECT s.next_at, s.format = 1 AND ` + free + ` AS mine
 	FROM {schema}.schedules s
 	WHERE s.next_at > (SELECT until FROM p)
 	ORDER BY s.next_at, s.id
 	LIMIT 256
 ), damaged AS (
 	SELECT s.id FROM {schema}.schedules s
-	WHERE s.next_at <= (SELECT until FROM p) {cursor} AND s.format <> 1
+	WHERE s.next_at <= (SELECT until FROM p) AND {cursor} AND s.format <> 1
 	ORDER BY s.next_at, s.id
 	LIMIT 100
 )
@@ -77,7 +95,9 @@ SELECT p.db_now, p.live,
 	(SELECT min(next_at) FILTER (WHERE mine) FROM beyond),
 	(SELECT count(*) FROM beyond),
 	(SELECT max(next_at) FROM beyond),
-	coalesce((SELECT array_agg(id) FROM damaged), '{}')
+	coalesce((SELECT array_agg(id) FROM damaged), '{}'),
+	(SELECT count(*) FROM upd),
+	clock_timestamp()
 FROM p`
 
 // callbackCTE is the CTE c of an ack statement that inserts the ack's
@@ -213,15 +233,16 @@ func newStatements(schema string) statements {
 			WHERE s.id = $1 ORDER BY h.seq DESC`),
 
 		// Without a cursor $4 and $5 are NULL, and typed here.
-		claim:      claim(`AND $4::timestamptz IS NULL AND $5::text IS NULL`),
-		claimAfter: claim(`AND (s.next_at, s.id) > ($4::timestamptz, $5::text)`),
+		claim:      claim(`($4::timestamptz IS NULL AND $5::text IS NULL)`),
+		claimAfter: claim(`(s.next_at, s.id) > ($4::timestamptz, $5::text)`),
 		// For a cursor id that text cannot hold, compared as bytes.
-		claimAfterBytes: claim(`AND s.next_at >= $4::timestamptz AND (s.next_at > $4::timestamptz OR convert_to(s.id, 'UTF8') > $5::bytea)`),
-		// $1 id, $2 node.
+		claimAfterBytes: claim(`(s.next_at >= $4::timestamptz AND (s.next_at > $4::timestamptz OR convert_to(s.id, 'UTF8') > $5::bytea))`),
+		// $1 ids, $2 node: a row for each record that exists, and
+		// whether the node holds it under a live lease.
 		confirm: r.Replace(`SELECT ` + rowCols + `,
 			coalesce(owner = $2::uuid, false) AND EXISTS (
 				SELECT 1 FROM {schema}.nodes WHERE id = $2::uuid AND lease_until > now())
-			FROM {schema}.schedules WHERE id = $1`),
+			FROM {schema}.schedules WHERE id = ANY ($1::text[])`),
 
 		// Each ack statement returns (applied, exists). $1 id, $2 version,
 		// $3 node, $4 next_at, $5 outcome or NULL, $6 history limit, then
@@ -247,6 +268,29 @@ func newStatements(schema string) statements {
 			RETURNING id
 		), ` + callbackCTE(4, `NULL::bigint`) + `
 		SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {schema}.schedules WHERE id = $1)`),
+		// The plain acks of many records (each named once) as arrays: $1
+		// ids, $2 versions, $3 node, $4 next_ats (ackAdvanceMany). Each
+		// returns the ids it applied to and the ids that existed before it
+		// (its snapshot), with the fences of ackAdvance and ackDelete row
+		// by row.
+		ackAdvanceMany: r.Replace(`WITH a AS (
+			SELECT * FROM unnest($1::text[], $2::bigint[], $4::timestamptz[]) AS a(id, version, next_at)
+		), u AS (
+			UPDATE {schema}.schedules s SET next_at = a.next_at, version = s.version + 1
+			FROM a
+			WHERE s.id = a.id AND s.version = a.version AND (s.owner IS NULL OR s.owner = $3::uuid)
+			RETURNING s.id
+		)
+		SELECT ARRAY(SELECT id FROM u), ARRAY(SELECT s.id FROM {schema}.schedules s JOIN a ON s.id = a.id)`),
+		ackDeleteMany: r.Replace(`WITH a AS (
+			SELECT * FROM unnest($1::text[], $2::bigint[]) AS a(id, version)
+		), u AS (
+			DELETE FROM {schema}.schedules s
+			USING a
+			WHERE s.id = a.id AND s.version = a.version AND (s.owner IS NULL OR s.owner = $3::uuid)
+			RETURNING s.id
+		)
+		SELECT ARRAY(SELECT id FROM u), ARRAY(SELECT s.id FROM {schema}.schedules s JOIN a ON s.id = a.id)`),
 		// $1 id, $2 outcome, $3 history limit, then the callback: no fences.
 		ackHistory: r.Replace(`WITH u AS (
 			UPDATE {schema}.schedules SET hist_seq = hist_seq + 1 WHERE id = $1

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tickler-go/tickler"
@@ -38,8 +40,9 @@ type Store struct {
 
 	renewMu sync.Mutex // serialises identity changes; taken before mu
 
-	hints chan struct{} // nil with WithPollOnly
-	acks  chan *ackOp   // to the ack committer
+	hints    chan struct{}   // nil with WithPollOnly
+	acks     chan *ackOp     // to the ack committer
+	confirms chan *confirmOp // to the confirmer
 
 	stop      context.CancelFunc // stops the heartbeat and the listener
 	stopBeat  context.CancelFunc // stops the heartbeat alone (tests)
@@ -48,11 +51,15 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-var _ tickler.SharedStore = (*Store)(nil)
+var (
+	_ tickler.SharedStore = (*Store)(nil)
+	_ tickler.BatchAcker  = (*Store)(nil)
+)
 
 // New registers a node in the schema migrated by [Migrate] (the schema of
 // [WithSchema]) and returns its Store. The node's lease is renewed by a
-// heartbeat goroutine until Close. Unless [WithPollOnly] is given, a
+// heartbeat goroutine until Close, on a connection of its own (opened
+// with the pool's configuration, outside the pool). Unless [WithPollOnly] is given, a
 // dedicated connection (opened with the pool's configuration, outside the
 // pool) listens for the other nodes' hints.
 //
@@ -71,15 +78,16 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		return nil, fmt.Errorf("%w: schema %s is at version %d, this release needs %d", ErrNotMigrated, o.schema, v, LatestVersion())
 	}
 	s := &Store{
-		pool:    pool,
-		o:       o,
-		sql:     newStatements(o.quoted()),
-		agents:  newAgentSQL(o.quoted()),
-		outbox:  newOutboxSQL(o.quoted()),
-		admin:   newAdminSQL(o.quoted()),
-		self:    uuid.NewString(),
-		acks:    make(chan *ackOp),
-		stopped: make(chan struct{}),
+		pool:     pool,
+		o:        o,
+		sql:      newStatements(o.quoted()),
+		agents:   newAgentSQL(o.quoted()),
+		outbox:   newOutboxSQL(o.quoted()),
+		admin:    newAdminSQL(o.quoted()),
+		self:     uuid.NewString(),
+		acks:     make(chan *ackOp),
+		confirms: make(chan *confirmOp),
+		stopped:  make(chan struct{}),
 	}
 	node, err := s.register(ctx)
 	if err != nil {
@@ -88,11 +96,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	s.node = node
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Add(2)
+	s.wg.Add(3)
 	beat, stopBeat := context.WithCancel(bg)
 	s.stopBeat = stopBeat
 	go s.heartbeat(beat)
 	go s.commitAcks()
+	go s.runConfirmer()
 	if !o.pollOnly {
 		s.hints = make(chan struct{}, 1)
 		s.wg.Add(1)
@@ -180,8 +189,19 @@ func (s *Store) renewIdentity(ctx context.Context, old string) error {
 
 // heartbeat renews the lease every o.heartbeat until ctx ends. A renewal
 // that finds the lease lapsed (or the row gone) takes a new identity.
+//
+// It renews on a connection of its own (opened with the pool's
+// configuration, outside the pool), so that a pool busy with claims,
+// confirms and acks never makes it wait until the lease lapses. If that
+// connection cannot be opened, the beat borrows one from the pool.
 func (s *Store) heartbeat(ctx context.Context) {
 	defer s.wg.Done()
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			closeConn(conn)
+		}
+	}()
 	t := time.NewTicker(s.o.heartbeat)
 	defer t.Stop()
 	for {
@@ -190,24 +210,52 @@ func (s *Store) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		s.beat(ctx)
+		conn = s.beat(ctx, conn)
 	}
 }
 
-// beat renews the lease once; errors wait for the next beat (if the
-// database stays away longer than the lease, the renewal after it takes a
-// new identity).
-func (s *Store) beat(ctx context.Context) {
+// beat renews the lease once on conn (a new connection if conn is nil or
+// broken), and returns the connection for the next beat, or nil. Errors
+// wait for the next beat (if the database stays away longer than the
+// lease, the renewal after it takes a new identity).
+func (s *Store) beat(ctx context.Context, conn *pgx.Conn) *pgx.Conn {
 	ctx, cancel := context.WithTimeout(ctx, s.o.lease)
 	defer cancel()
-	node, _ := s.identity(false)
-	tag, err := s.pool.Exec(ctx, s.sql.renew, node, s.o.lease.Microseconds())
-	if err != nil {
-		return
+	if conn != nil && conn.IsClosed() {
+		closeConn(conn)
+		conn = nil
 	}
-	if tag.RowsAffected() == 0 {
+	if conn == nil {
+		c, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+		if err == nil {
+			conn = c
+		}
+	}
+	node, _ := s.identity(false)
+	var tag pgconn.CommandTag
+	var err error
+	if conn != nil {
+		tag, err = conn.Exec(ctx, s.sql.renew, node, s.o.lease.Microseconds())
+		if err != nil {
+			// The next beat opens a new one: this one may be broken.
+			closeConn(conn)
+			conn = nil
+		}
+	} else {
+		tag, err = s.pool.Exec(ctx, s.sql.renew, node, s.o.lease.Microseconds())
+	}
+	if err == nil && tag.RowsAffected() == 0 {
 		_ = s.renewIdentity(ctx, node)
 	}
+	return conn
+}
+
+// closeConn closes a connection of the Store's own, waiting a second at
+// most.
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = conn.Close(ctx)
 }
 
 // Hints implements [tickler.SharedStore]: a channel that receives a value

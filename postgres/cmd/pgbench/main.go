@@ -6,7 +6,7 @@
 //
 //	go run ./postgres/cmd/pgbench [-url postgres://...] [-nodes 3] [-n 300000]
 //
-// It drops and recreates the schema tickler_bench.
+// It drops and recreates its schema (-schema, default tickler_bench).
 package main
 
 import (
@@ -32,14 +32,14 @@ import (
 	"github.com/tickler-go/tickler/postgres"
 )
 
-const schema = "tickler_bench"
-
 var (
+	schemaF  = flag.String("schema", "tickler_bench", "the schema the run drops and recreates (one per concurrent run)")
 	url      = flag.String("url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "the database")
 	nodes    = flag.Int("nodes", 3, "node processes")
 	fireN    = flag.Int("n", 300000, "one-time schedules of the throughput run, all due at one instant")
 	rate     = flag.Int("rate", 5000, "firings per second of the lateness run")
 	rateFor  = flag.Duration("rate-for", 10*time.Second, "how long the lateness run lasts")
+	killN    = flag.Int("kill-n", 3000, "records of the kill run, due over 3 s (3000: 1,000/s)")
 	idleFor  = flag.Duration("idle-for", 20*time.Second, "how long the idle run lasts")
 	poolSize = flag.Int("pool", 16, "connections per node")
 	workers  = flag.Int("concurrency", 64, "deliveries at once per node (tickler.WithConcurrency)")
@@ -49,8 +49,12 @@ var (
 
 var ctx = context.Background()
 
+// schema is the run's schema (-schema).
+var schema string
+
 func main() {
 	flag.Parse()
+	schema = *schemaF
 	if *nodeRole >= 0 {
 		if err := runNode(); err != nil {
 			log.Fatal(err)
@@ -91,16 +95,29 @@ type report struct {
 // timed is the node's store, timing the calls a firing makes.
 type timed struct {
 	*postgres.Store
-	claims, confirms, acks op
+	claims, confirms, acks, ackManys op
+	acked, maxSkew                   atomic.Int64
 }
 
-type op struct{ n, ns atomic.Int64 }
+type op struct{ n, ns, max atomic.Int64 }
 
-func (o *op) add(t time.Time) { o.n.Add(1); o.ns.Add(int64(time.Since(t))) }
+func (o *op) add(t time.Time) {
+	d := int64(time.Since(t))
+	o.n.Add(1)
+	o.ns.Add(d)
+	for m := o.max.Load(); d > m && !o.max.CompareAndSwap(m, d); m = o.max.Load() {
+	}
+}
 
 func (s *timed) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.ClaimResult, error) {
-	defer s.claims.add(time.Now())
-	return s.Store.Claim(ctx, p)
+	t0 := time.Now()
+	defer s.claims.add(t0)
+	res, err := s.Store.Claim(ctx, p)
+	// The skew the dispatcher fires with: the claim's, plus its duration.
+	if sk := int64(res.Skew + time.Since(t0)); err == nil && sk > s.maxSkew.Load() {
+		s.maxSkew.Store(sk)
+	}
+	return res, err
 }
 
 func (s *timed) Confirm(ctx context.Context, id string) (*tickler.Record, error) {
@@ -113,10 +130,18 @@ func (s *timed) Ack(ctx context.Context, p tickler.AckParams) error {
 	return s.Store.Ack(ctx, p)
 }
 
+// AckMany is timed per call; acked counts the acks of the calls.
+func (s *timed) AckMany(ctx context.Context, acks []tickler.AckParams) []error {
+	defer s.ackManys.add(time.Now())
+	s.acked.Add(int64(len(acks)))
+	return s.Store.AckMany(ctx, acks)
+}
+
 func (s *timed) calls() map[string][2]int64 {
-	m := map[string][2]int64{}
-	for name, o := range map[string]*op{"claim": &s.claims, "confirm": &s.confirms, "ack": &s.acks} {
+	m := map[string][2]int64{"acked": {s.acked.Load(), 0}, "skew": {s.maxSkew.Load(), 0}}
+	for name, o := range map[string]*op{"claim": &s.claims, "confirm": &s.confirms, "ack": &s.acks, "ackmany": &s.ackManys} {
 		m[name] = [2]int64{o.n.Load(), o.ns.Load()}
+		m[name+".max"] = [2]int64{o.max.Load(), 0}
 	}
 	return m
 }
@@ -225,7 +250,7 @@ func startNodes(n int) ([]*node, error) {
 }
 
 func passFlags() []string {
-	return []string{"-url", *url, "-pool", strconv.Itoa(*poolSize), "-concurrency", strconv.Itoa(*workers)}
+	return []string{"-url", *url, "-schema", schema, "-pool", strconv.Itoa(*poolSize), "-concurrency", strconv.Itoa(*workers)}
 }
 
 // stopNodes closes the nodes' stdins and gathers their reports (a killed
@@ -421,6 +446,15 @@ func benchLateness(pool *pgxpool.Pool) error {
 	}
 	var lat []int64
 	for _, r := range stopNodes(ns) {
+		fmt.Fprintf(os.Stderr, "node: %s\n", callStats(r))
+		// The worst lateness of each tenth of the node's deliveries, in
+		// the order they began: a slow start, or stalls at each claim?
+		var worst []string
+		for i := 0; i < 10 && len(r.Lateness) >= 10; i++ {
+			part := r.Lateness[i*len(r.Lateness)/10 : (i+1)*len(r.Lateness)/10]
+			worst = append(worst, (time.Duration(slices.Max(part)) * time.Microsecond).Round(time.Millisecond).String())
+		}
+		fmt.Fprintf(os.Stderr, "      worst by tenth: %v\n", worst)
 		lat = append(lat, r.Lateness...)
 	}
 	slices.Sort(lat)
@@ -432,7 +466,7 @@ func benchLateness(pool *pgxpool.Pool) error {
 	return nil
 }
 
-// benchKill: 3,000 records due over 3 s from 6 s ahead (1,000/s); half a
+// benchKill: -kill-n records (3,000) due over 3 s from 6 s ahead; half a
 // second before the first is due, the node holding most of them is
 // SIGKILLed. The default lease (3 s) and heartbeat (1 s).
 func benchKill(pool *pgxpool.Pool) error {
@@ -440,9 +474,9 @@ func benchKill(pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
-	const n = 3000
+	n := *killN
 	due := time.Now().Add(6 * time.Second)
-	last, err := insert(pool, n, due, 3*time.Second/n)
+	last, err := insert(pool, n, due, 3*time.Second/time.Duration(n))
 	if err != nil {
 		return err
 	}
@@ -531,11 +565,16 @@ func benchIdle(pool *pgxpool.Pool) error {
 // their mean time.
 func callStats(r report) string {
 	out := ""
-	for _, name := range []string{"claim", "confirm", "ack"} {
+	for _, name := range []string{"claim", "confirm", "ack", "ackmany"} {
 		c := r.Calls[name]
 		if c[0] > 0 {
-			out += fmt.Sprintf("%s %d × %v  ", name, c[0], time.Duration(c[1]/c[0]).Round(time.Microsecond))
+			out += fmt.Sprintf("%s %d × %v (max %v)  ", name, c[0], time.Duration(c[1]/c[0]).Round(time.Microsecond),
+				time.Duration(r.Calls[name+".max"][0]).Round(time.Millisecond))
 		}
+	}
+	out += fmt.Sprintf("max skew %v  ", time.Duration(r.Calls["skew"][0]).Round(time.Microsecond))
+	if n := r.Calls["acked"][0]; n > 0 {
+		out += fmt.Sprintf("(%d acks in AckMany)", n)
 	}
 	return out
 }
