@@ -18,10 +18,11 @@ var stressSteps = flag.Int("stress.steps", 20, "steps of TestStress (CI runs the
 // TestStress runs the engine's stress (ticklertest.Stress) over the
 // PostgreSQL store: one node, with leases, confirms, agent slots and
 // hints, on a mock clock. The database follows the mock clock: the
-// store's SQL calls now() unqualified, and its connections find a
-// now() of the test's own before pg_catalog's, reading the time the
-// stress set last (SQL that reads another clock, such as
-// clock_timestamp(), would not follow). The heap is not checked against
+// store's SQL calls now() and clock_timestamp() unqualified, and its
+// connections find functions of those names of the test's own before
+// pg_catalog's, reading the time the stress set last (SQL that read
+// another clock, or called them qualified, would not follow; the check
+// below makes sure of both). The heap is not checked against
 // the store here: that check needs the engine's internals, and the root
 // package's TestStress makes it.
 func TestStress(t *testing.T) {
@@ -34,6 +35,7 @@ func TestStress(t *testing.T) {
 		`CREATE TABLE ` + clockSchema + `.clock (t timestamptz NOT NULL)`,
 		`INSERT INTO ` + clockSchema + `.clock VALUES ('2026-01-01T00:00:00Z')`, // ticklertest.Epoch()
 		`CREATE FUNCTION ` + clockSchema + `.now() RETURNS timestamptz LANGUAGE sql STABLE AS 'SELECT t FROM ` + clockSchema + `.clock'`,
+		`CREATE FUNCTION ` + clockSchema + `.clock_timestamp() RETURNS timestamptz LANGUAGE sql VOLATILE AS 'SELECT t FROM ` + clockSchema + `.clock'`,
 	} {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -54,9 +56,11 @@ func TestStress(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(faked.Close)
-	var dbNow time.Time
-	if err := faked.QueryRow(ctx, `SELECT now()`).Scan(&dbNow); err != nil || !dbNow.Equal(ticklertest.Epoch()) {
-		t.Fatalf("now() on the store's connections = %v, %v; want the test's clock, %v", dbNow, err, ticklertest.Epoch())
+	for _, clock := range []string{"now()", "clock_timestamp()"} {
+		var dbNow time.Time
+		if err := faked.QueryRow(ctx, `SELECT `+clock).Scan(&dbNow); err != nil || !dbNow.Equal(ticklertest.Epoch()) {
+			t.Fatalf("%s on the store's connections = %v, %v; want the test's clock, %v", clock, dbNow, err, ticklertest.Epoch())
+		}
 	}
 	// The lease is long on the mock clock: the heartbeat renews it on the
 	// real one, which does not keep pace.
