@@ -5,6 +5,13 @@ package tickler
 // in the agent's queue, in due order, on no worker; when a slot frees, the
 // earliest parked job gets it and goes to the ready queue, which the loop
 // dispatches before the heap. Every method here is called with d.mu held.
+//
+// A job learns its agent only once its worker has read the record, so two
+// jobs of one agent handed to two workers at once could reach the gate in
+// either order. The gate therefore admits a job only when no job handed
+// out before it, in due order, is still on its way to a gate
+// (d.loading): one that is waits parked, and its agent is deferred until
+// the earlier jobs have reached their gates or ended.
 
 // agentGate is one agent's slots and queue.
 type agentGate struct {
@@ -25,9 +32,11 @@ func (d *dispatcher) admitLocked(j *job, agent string) bool {
 		d.agents[agent] = g
 	}
 	j.agent = agent
-	if g.held < d.cfg.perAgent {
+	delete(d.loading, j)
+	if g.held < d.cfg.perAgent && (len(g.waiting) == 0 || j.before(g.waiting[0])) && !d.loadingBeforeLocked(j) {
 		g.held++
 		j.admitted = true
+		d.pumpDeferredLocked()
 		return true
 	}
 	i := len(g.waiting)
@@ -38,7 +47,54 @@ func (d *dispatcher) admitLocked(j *job, agent string) bool {
 	copy(g.waiting[i+1:], g.waiting[i:])
 	g.waiting[i] = j
 	j.flight.parked = true
+	if g.held < d.cfg.perAgent {
+		d.deferred[agent] = struct{}{}
+	}
+	d.pumpDeferredLocked()
 	return false
+}
+
+// before reports whether j is due before k: by instant, then id.
+func (j *job) before(k *job) bool { return j.at < k.at || (j.at == k.at && j.id < k.id) }
+
+// loadingBeforeLocked reports whether a job due before j is on its way to
+// its agent's gate.
+func (d *dispatcher) loadingBeforeLocked(j *job) bool {
+	for k := range d.loading {
+		if k.before(j) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadedLocked notes that j, handed to a worker, ended without reaching
+// its agent's gate, and admits what waited for it.
+func (d *dispatcher) loadedLocked(j *job) {
+	if _, ok := d.loading[j]; ok {
+		delete(d.loading, j)
+		d.pumpDeferredLocked()
+	}
+}
+
+// pumpDeferredLocked admits the parked jobs of deferred agents that wait
+// for no earlier job any more, while their agents have free slots.
+func (d *dispatcher) pumpDeferredLocked() {
+	for agent := range d.deferred {
+		g := d.agents[agent]
+		for g != nil && g.held < d.cfg.perAgent && len(g.waiting) > 0 && !d.loadingBeforeLocked(g.waiting[0]) {
+			next := g.waiting[0]
+			g.waiting[0] = nil
+			g.waiting = g.waiting[1:]
+			g.held++
+			next.admitted, next.flight.parked = true, false
+			d.ready = append(d.ready, next)
+			d.wake()
+		}
+		if g == nil || g.held >= d.cfg.perAgent || len(g.waiting) == 0 {
+			delete(d.deferred, agent)
+		}
+	}
 }
 
 // releaseLocked frees the slot j held, if it holds one: it goes to the agent's earliest
@@ -53,16 +109,15 @@ func (d *dispatcher) releaseLocked(j *job) {
 	if g == nil {
 		return
 	}
+	g.held--
 	if len(g.waiting) > 0 {
-		next := g.waiting[0]
-		g.waiting[0] = nil
-		g.waiting = g.waiting[1:]
-		next.admitted, next.flight.parked = true, false
-		d.ready = append(d.ready, next)
-		d.wake()
+		// The earliest parked job takes the slot, unless an earlier job
+		// is on its way to a gate: then it waits for it (deferred).
+		d.deferred[agent] = struct{}{}
+		d.pumpDeferredLocked()
 		return
 	}
-	if g.held--; g.held == 0 {
+	if g.held == 0 {
 		delete(d.agents, agent)
 	}
 }

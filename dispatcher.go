@@ -101,6 +101,13 @@ type dispatcher struct {
 	ready     []*job             // due now, dispatched before the heap: released by their agent, or triggered
 	later     []*job             // triggered jobs waiting for a retry, by at
 	agents    map[string]*agentGate
+	// loading holds the jobs handed to a worker that have not reached
+	// their agent's gate yet, with WithAgentConcurrency: an occurrence
+	// whose agent is not known yet may be due before one at the gate
+	// (agents.go). deferred holds the agents whose parked jobs wait for
+	// such an earlier job, though a slot is free.
+	loading   map[*job]struct{}
+	deferred  map[string]struct{}
 	running   int // jobs on a worker
 	recording int // jobs off their worker whose ack waits for the recorder
 
@@ -151,6 +158,8 @@ func newDispatcher(cfg dispatcherConfig) *dispatcher {
 		flights:   make(map[string]*flight),
 		triggered: make(map[*flight]string),
 		agents:    make(map[string]*agentGate),
+		loading:   make(map[*job]struct{}),
+		deferred:  make(map[string]struct{}),
 	}
 	if cfg.batch != nil {
 		d.recorder = newRecorder()
@@ -437,6 +446,15 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 // nextJobLocked returns the next job due at now, or nil: first the ready
 // jobs, then the triggered retries that fell due, then the heap.
 func (d *dispatcher) nextJobLocked(now int64) *job {
+	j := d.popJobLocked(now)
+	if j != nil && !j.admitted && d.cfg.perAgent > 0 {
+		d.loading[j] = struct{}{}
+	}
+	return j
+}
+
+// popJobLocked is nextJobLocked without the bookkeeping of the agent gate.
+func (d *dispatcher) popJobLocked(now int64) *job {
 	if len(d.ready) > 0 {
 		j := d.ready[0]
 		d.ready[0] = nil

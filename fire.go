@@ -365,6 +365,7 @@ func (d *dispatcher) finish(j *job, res result) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.running--
+	d.loadedLocked(j)
 	// The loop sleeps until its earliest entry: wake it if it waits for a
 	// free worker, or if this adds an earlier entry.
 	wake := d.starved
