@@ -205,33 +205,42 @@ func (s slowClaims) Claim(ctx context.Context, p tickler.ClaimParams) (tickler.C
 
 func TestSharedStoreSlowClaimDoesNotFireEarly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var started atomic.Value
-		s, err := tickler.New(slowClaims{newFakeShared(0), 100 * time.Millisecond},
-			tickler.DelivererFunc(func(context.Context, *tickler.Delivery) (tickler.Result, error) {
-				started.Store(time.Now())
-				return tickler.Result{}, nil
-			}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		defer s.Stop(context.Background())
-		due := time.Now().Add(2 * time.Second).Truncate(time.Millisecond)
-		if _, err := s.Create(t.Context(), "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(due)}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(3 * time.Second)
-		synctest.Wait()
-		at, ok := started.Load().(time.Time)
-		if !ok {
-			t.Fatal("never delivered")
-		}
+		due, at := fireOverSlowClaims(t, 100*time.Millisecond, 2*time.Second)
 		if at.Before(due) {
 			t.Fatalf("delivered %v before its occurrence: the claim's round trip was taken for skew", due.Sub(at))
 		}
 	})
+}
+
+// fireOverSlowClaims runs, in t's synctest bubble, a scheduler over a
+// shared store whose claims take rtt, with one occurrence due after in,
+// and returns when it was due and when its delivery began.
+func fireOverSlowClaims(t *testing.T, rtt, in time.Duration) (due, began time.Time) {
+	t.Helper()
+	var started atomic.Value
+	s, err := tickler.New(slowClaims{newFakeShared(0), rtt},
+		tickler.DelivererFunc(func(context.Context, *tickler.Delivery) (tickler.Result, error) {
+			started.Store(time.Now())
+			return tickler.Result{}, nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	due = time.Now().Add(in).Truncate(time.Millisecond)
+	if _, err := s.Create(t.Context(), "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(due)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(in + 1500*time.Millisecond)
+	synctest.Wait()
+	began, ok := started.Load().(time.Time)
+	if !ok {
+		t.Fatal("never delivered")
+	}
+	return due, began
 }
 
 // TestSharedStoreSkewedNodeDoesNotSkipWhatIsStillDue checks the misfire
@@ -369,29 +378,7 @@ func TestSharedStoreStreamIsClaimedPerPoll(t *testing.T) {
 // starts on time, not when the claim returns.
 func TestSharedStoreSlowClaimDoesNotHoldUpFiring(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var started atomic.Value
-		s, err := tickler.New(slowClaims{newFakeShared(0), 900 * time.Millisecond},
-			tickler.DelivererFunc(func(context.Context, *tickler.Delivery) (tickler.Result, error) {
-				started.Store(time.Now())
-				return tickler.Result{}, nil
-			}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		defer s.Stop(context.Background())
-		due := time.Now().Add(3500 * time.Millisecond).Truncate(time.Millisecond)
-		if _, err := s.Create(t.Context(), "agent-1", tickler.CreateRequest{Messages: userText("x"), Schedule: tickler.At(due)}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
-		at, ok := started.Load().(time.Time)
-		if !ok {
-			t.Fatal("never delivered")
-		}
+		due, at := fireOverSlowClaims(t, 900*time.Millisecond, 3500*time.Millisecond)
 		if late := at.Sub(due); late < 0 || late > 100*time.Millisecond {
 			t.Fatalf("delivered %v after its occurrence: the claim in progress held up firing", late)
 		}
