@@ -8,10 +8,12 @@ package tickler
 //
 // A job learns its agent only once its worker has read the record, so two
 // jobs of one agent handed to two workers at once could reach the gate in
-// either order. The gate therefore admits a job only when no job handed
-// out before it, in due order, is still on its way to a gate
-// (d.loading): one that is waits parked, and its agent is deferred until
-// the earlier jobs have reached their gates or ended.
+// either order. A worker therefore waits, before the gate, until every
+// job the loop handed out before its own has reached its gate or ended
+// (waitTurnLocked): the loop hands jobs out in due order, so the gate
+// sees them in due order. The wait is for other workers' store reads; the
+// earliest job handed out never waits, and the jobs channel is FIFO, so
+// it is always on a worker.
 
 // agentGate is one agent's slots and queue.
 type agentGate struct {
@@ -32,11 +34,10 @@ func (d *dispatcher) admitLocked(j *job, agent string) bool {
 		d.agents[agent] = g
 	}
 	j.agent = agent
-	delete(d.loading, j)
-	if g.held < d.cfg.perAgent && (len(g.waiting) == 0 || j.before(g.waiting[0])) && !d.loadingBeforeLocked(j) {
+	d.loadedLocked(j)
+	if g.held < d.cfg.perAgent {
 		g.held++
 		j.admitted = true
-		d.pumpDeferredLocked()
 		return true
 	}
 	i := len(g.waiting)
@@ -47,53 +48,38 @@ func (d *dispatcher) admitLocked(j *job, agent string) bool {
 	copy(g.waiting[i+1:], g.waiting[i:])
 	g.waiting[i] = j
 	j.flight.parked = true
-	if g.held < d.cfg.perAgent {
-		d.deferred[agent] = struct{}{}
-	}
-	d.pumpDeferredLocked()
 	return false
 }
 
-// before reports whether j is due before k: by instant, then id.
-func (j *job) before(k *job) bool { return j.at < k.at || (j.at == k.at && j.id < k.id) }
+// waitTurnLocked returns once no job handed out before j is on its way to
+// its agent's gate, or the dispatcher stops; d.mu is held (and released
+// while it waits).
+func (d *dispatcher) waitTurnLocked(j *job) {
+	if _, ok := d.loading[j]; !ok {
+		return
+	}
+	for d.state == stateRunning && d.loadingBeforeLocked(j) {
+		d.turn.Wait()
+	}
+}
 
-// loadingBeforeLocked reports whether a job due before j is on its way to
-// its agent's gate.
+// loadingBeforeLocked reports whether a job handed out before j is on its
+// way to its agent's gate.
 func (d *dispatcher) loadingBeforeLocked(j *job) bool {
 	for k := range d.loading {
-		if k.before(j) {
+		if k.seq < j.seq {
 			return true
 		}
 	}
 	return false
 }
 
-// loadedLocked notes that j, handed to a worker, ended without reaching
-// its agent's gate, and admits what waited for it.
+// loadedLocked notes that j has reached its agent's gate, or ended
+// without going there, and wakes the workers waiting for it.
 func (d *dispatcher) loadedLocked(j *job) {
 	if _, ok := d.loading[j]; ok {
 		delete(d.loading, j)
-		d.pumpDeferredLocked()
-	}
-}
-
-// pumpDeferredLocked admits the parked jobs of deferred agents that wait
-// for no earlier job any more, while their agents have free slots.
-func (d *dispatcher) pumpDeferredLocked() {
-	for agent := range d.deferred {
-		g := d.agents[agent]
-		for g != nil && g.held < d.cfg.perAgent && len(g.waiting) > 0 && !d.loadingBeforeLocked(g.waiting[0]) {
-			next := g.waiting[0]
-			g.waiting[0] = nil
-			g.waiting = g.waiting[1:]
-			g.held++
-			next.admitted, next.flight.parked = true, false
-			d.ready = append(d.ready, next)
-			d.wake()
-		}
-		if g == nil || g.held >= d.cfg.perAgent || len(g.waiting) == 0 {
-			delete(d.deferred, agent)
-		}
+		d.turn.Broadcast()
 	}
 }
 
@@ -109,15 +95,16 @@ func (d *dispatcher) releaseLocked(j *job) {
 	if g == nil {
 		return
 	}
-	g.held--
 	if len(g.waiting) > 0 {
-		// The earliest parked job takes the slot, unless an earlier job
-		// is on its way to a gate: then it waits for it (deferred).
-		d.deferred[agent] = struct{}{}
-		d.pumpDeferredLocked()
+		next := g.waiting[0]
+		g.waiting[0] = nil
+		g.waiting = g.waiting[1:]
+		next.admitted, next.flight.parked = true, false
+		d.ready = append(d.ready, next)
+		d.wake()
 		return
 	}
-	if g.held == 0 {
+	if g.held--; g.held == 0 {
 		delete(d.agents, agent)
 	}
 }

@@ -62,6 +62,7 @@ type job struct {
 	// admitted: the job holds a slot of agent's gate (see agents.go).
 	admitted bool
 	agent    string
+	seq      uint64 // the order the loop handed it out, while in loading
 	// Room for the flight and the first retry state of a job popped from
 	// the heap, so that a firing allocates one job, not three.
 	ownFlight flight
@@ -102,12 +103,13 @@ type dispatcher struct {
 	later     []*job             // triggered jobs waiting for a retry, by at
 	agents    map[string]*agentGate
 	// loading holds the jobs handed to a worker that have not reached
-	// their agent's gate yet, with WithAgentConcurrency: an occurrence
-	// whose agent is not known yet may be due before one at the gate
-	// (agents.go). deferred holds the agents whose parked jobs wait for
-	// such an earlier job, though a slot is free.
+	// their agent's gate yet, with WithAgentConcurrency, by the order the
+	// loop handed them out (job.seq): a job reaches the gate only after
+	// those handed out before it (agents.go). turn is signalled when one
+	// leaves loading, and on every notify.
 	loading   map[*job]struct{}
-	deferred  map[string]struct{}
+	seq       uint64 // the last job.seq handed out
+	turn      sync.Cond
 	running   int // jobs on a worker
 	recording int // jobs off their worker whose ack waits for the recorder
 
@@ -159,8 +161,8 @@ func newDispatcher(cfg dispatcherConfig) *dispatcher {
 		triggered: make(map[*flight]string),
 		agents:    make(map[string]*agentGate),
 		loading:   make(map[*job]struct{}),
-		deferred:  make(map[string]struct{}),
 	}
+	d.turn.L = &d.mu
 	if cfg.batch != nil {
 		d.recorder = newRecorder()
 	}
@@ -174,6 +176,7 @@ func newDispatcher(cfg dispatcherConfig) *dispatcher {
 
 // notify wakes waitIdle; d.mu is held.
 func (d *dispatcher) notify() {
+	d.turn.Broadcast()
 	if d.changed != nil {
 		close(d.changed)
 		d.changed = nil
@@ -447,7 +450,11 @@ func (d *dispatcher) loop(ctx context.Context, first chan<- error) {
 // jobs, then the triggered retries that fell due, then the heap.
 func (d *dispatcher) nextJobLocked(now int64) *job {
 	j := d.popJobLocked(now)
-	if j != nil && !j.admitted && d.cfg.perAgent > 0 {
+	if j != nil && !j.admitted && d.cfg.perAgent > 0 && (j.retry == nil || j.retry.ack == nil) {
+		// On its way to its agent's gate (a job that only retries its
+		// ack never goes there).
+		d.seq++
+		j.seq = d.seq
 		d.loading[j] = struct{}{}
 	}
 	return j

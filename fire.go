@@ -82,11 +82,17 @@ func (d *dispatcher) step(j *job) result {
 		rs.occ = r.Next
 		j.retry = rs
 		if reason := d.misfire(r.Next, now, d.startedAt.Add(-skew)); reason != "" {
+			// A skip goes to no gate: the jobs after it need not wait
+			// for its ack.
+			d.mu.Lock()
+			d.loadedLocked(j)
+			d.mu.Unlock()
 			return d.skip(j, r, trig, now, reason)
 		}
 	}
 
 	d.mu.Lock()
+	d.waitTurnLocked(j)
 	cancelled := j.flight.deleted || d.state != stateRunning
 	admitted := !cancelled && d.admitLocked(j, r.AgentID)
 	d.mu.Unlock()
