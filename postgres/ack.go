@@ -173,24 +173,34 @@ func ackResult(n int64, exists bool) error {
 func (s *Store) commitAcks() {
 	defer s.wg.Done()
 	for {
-		var ops []*ackOp
-		select {
-		case op := <-s.acks:
-			ops = append(ops, op)
-		case <-s.stopped:
+		ops, ok := nextBatch(s.acks, s.stopped, maxAckBatch)
+		if !ok {
 			return
-		}
-	drain:
-		for len(ops) < maxAckBatch {
-			select {
-			case op := <-s.acks:
-				ops = append(ops, op)
-			default:
-				break drain
-			}
 		}
 		s.runAcks(ops)
 	}
+}
+
+// nextBatch waits for the first op of in, then takes every op queued
+// meanwhile, up to max: the batch of a group commit. It reports false,
+// with no batch, once stopped is closed while it waits.
+func nextBatch[T any](in <-chan T, stopped <-chan struct{}, max int) ([]T, bool) {
+	var ops []T
+	select {
+	case op := <-in:
+		ops = append(ops, op)
+	case <-stopped:
+		return nil, false
+	}
+	for len(ops) < max {
+		select {
+		case op := <-in:
+			ops = append(ops, op)
+		default:
+			return ops, true
+		}
+	}
+	return ops, true
 }
 
 // runAcks runs ops as one batch, in id order (the order of any other

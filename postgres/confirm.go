@@ -65,21 +65,9 @@ func (s *Store) Confirm(ctx context.Context, id string) (*tickler.Record, error)
 func (s *Store) runConfirmer() {
 	defer s.wg.Done()
 	for {
-		var ops []*confirmOp
-		select {
-		case op := <-s.confirms:
-			ops = append(ops, op)
-		case <-s.stopped:
+		ops, ok := nextBatch(s.confirms, s.stopped, maxConfirmBatch)
+		if !ok {
 			return
-		}
-	drain:
-		for len(ops) < maxConfirmBatch {
-			select {
-			case op := <-s.confirms:
-				ops = append(ops, op)
-			default:
-				break drain
-			}
 		}
 		// One statement per node identity (one, but at a change).
 		for len(ops) > 0 {
