@@ -55,31 +55,37 @@ func (d *dispatcher) admitLocked(j *job, agent string) bool {
 // its agent's gate, or the dispatcher stops; d.mu is held (and released
 // while it waits).
 func (d *dispatcher) waitTurnLocked(j *job) {
-	if _, ok := d.loading[j]; !ok {
+	if d.loading[j.seq] != j {
 		return
 	}
-	for d.state == stateRunning && d.loadingBeforeLocked(j) {
+	for d.state == stateRunning && d.lowestLoadingLocked() < j.seq {
 		d.turn.Wait()
 	}
 }
 
-// loadingBeforeLocked reports whether a job handed out before j is on its
-// way to its agent's gate.
-func (d *dispatcher) loadingBeforeLocked(j *job) bool {
-	for k := range d.loading {
-		if k.seq < j.seq {
-			return true
+// lowestLoadingLocked returns the lowest seq of a job on its way to its
+// agent's gate (d.seq+1 if there is none). Seqs only grow, so d.low
+// moves past each seq once.
+func (d *dispatcher) lowestLoadingLocked() uint64 {
+	for d.low <= d.seq {
+		if _, ok := d.loading[d.low]; ok {
+			break
 		}
+		d.low++
 	}
-	return false
+	return d.low
 }
 
 // loadedLocked notes that j has reached its agent's gate, or ended
 // without going there, and wakes the workers waiting for it.
 func (d *dispatcher) loadedLocked(j *job) {
-	if _, ok := d.loading[j]; ok {
-		delete(d.loading, j)
-		d.turn.Broadcast()
+	if j.seq == 0 || d.loading[j.seq] != j {
+		return
+	}
+	lowest := d.lowestLoadingLocked() == j.seq
+	delete(d.loading, j.seq)
+	if lowest {
+		d.turn.Broadcast() // only the lowest leaving lets a waiter on
 	}
 }
 

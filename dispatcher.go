@@ -102,13 +102,13 @@ type dispatcher struct {
 	ready     []*job             // due now, dispatched before the heap: released by their agent, or triggered
 	later     []*job             // triggered jobs waiting for a retry, by at
 	agents    map[string]*agentGate
-	// loading holds the jobs handed to a worker that have not reached
-	// their agent's gate yet, with WithAgentConcurrency, by the order the
-	// loop handed them out (job.seq): a job reaches the gate only after
-	// those handed out before it (agents.go). turn is signalled when one
-	// leaves loading, and on every notify.
-	loading   map[*job]struct{}
-	seq       uint64 // the last job.seq handed out
+	// loading holds, by job.seq (the order the loop handed them out), the
+	// jobs on their way to their agent's gate, with WithAgentConcurrency:
+	// a job reaches the gate only after those handed out before it
+	// (agents.go). low is at most the lowest seq in loading; turn is
+	// signalled when the lowest leaves, and on every notify.
+	loading   map[uint64]*job
+	seq, low  uint64 // the last job.seq handed out; see loading
 	turn      sync.Cond
 	running   int // jobs on a worker
 	recording int // jobs off their worker whose ack waits for the recorder
@@ -160,7 +160,7 @@ func newDispatcher(cfg dispatcherConfig) *dispatcher {
 		flights:   make(map[string]*flight),
 		triggered: make(map[*flight]string),
 		agents:    make(map[string]*agentGate),
-		loading:   make(map[*job]struct{}),
+		loading:   make(map[uint64]*job),
 	}
 	d.turn.L = &d.mu
 	if cfg.batch != nil {
@@ -455,7 +455,7 @@ func (d *dispatcher) nextJobLocked(now int64) *job {
 		// ack never goes there).
 		d.seq++
 		j.seq = d.seq
-		d.loading[j] = struct{}{}
+		d.loading[j.seq] = j
 	}
 	return j
 }
